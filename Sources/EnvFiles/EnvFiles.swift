@@ -1,0 +1,1 @@
+// The EnvFiles module; see ../shared/DESIGN.md for its place in the module map.
