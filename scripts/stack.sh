@@ -97,7 +97,7 @@ start_s3() { # DIR PORT
 
 start_k8s() { # DIR PORT
   local dir=$1 port=$2
-  setsid python3 "$root/Tests/Support/k8s_standin.py" --port "$port" --state "$dir/k8s-state.json" \
+  setsid python3 -B "$root/Tests/Support/k8s_standin.py" --port "$port" --state "$dir/k8s-state.json" \
     >"$dir/k8s.log" 2>&1 </dev/null &
   echo $! > "$dir/k8s.pid"
   wait_for 20 curl -fsS "http://127.0.0.1:$port/version" || { tail -20 "$dir/k8s.log" >&2; die "the Kubernetes stand-in did not start on port $port"; }
