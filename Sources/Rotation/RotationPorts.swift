@@ -1,0 +1,72 @@
+import LockstepCore
+
+/// The orchestrator's view of each outside system: small protocols so that the state
+/// machine reads as the runbook does. Adapters in `Adapters/` implement them with the real
+/// Vault, PostgreSQL, kubectl and Redis clients; tests use those same clients against real
+/// servers. All calls block: the orchestrator runs on its own thread, one step at a time.
+
+/// A KV secret with its version (KV v2) as the orchestrator sees it.
+public struct VersionedSecret: Sendable {
+  public var version: Int
+  public var values: [String: SecretBytes]
+
+  public init(version: Int, values: [String: SecretBytes]) {
+    self.version = version
+    self.values = values
+  }
+}
+
+public protocol SecretStore: Sendable {
+  /// The latest version, or nil when the path has no live version.
+  func read(_ path: String) throws -> VersionedSecret?
+  /// Writes `values` as the whole new version with check-and-set: `cas` 0 means the path
+  /// must not exist yet. Returns the new version. A CAS mismatch throws `StoreConflict`.
+  func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int
+  /// Removes every version and the metadata (the staging copy and the lock).
+  func destroy(_ path: String) throws
+}
+
+/// Thrown by `SecretStore.write` when the version is not the one expected.
+public struct StoreConflict: Error, Sendable {
+  public let path: String
+  public init(path: String) { self.path = path }
+}
+
+public enum LoginOutcome: Sendable, Equatable {
+  case accepted
+  case refused
+  case unreachable(String)
+}
+
+public protocol DatabaseRoles: Sendable {
+  /// Sets the role's password from a client-side SCRAM verifier.
+  func setPassword(role: String, password: SecretBytes) throws
+  /// Ends the role's other sessions; returns how many.
+  func terminateSessions(role: String) throws -> Int
+  func verifyLogin(role: String, password: SecretBytes, database: String) -> LoginOutcome
+  /// The login Lockstep itself uses, so a policy cannot rotate it.
+  func currentUser() throws -> String
+  /// Whether that login may ALTER ROLE (superuser or CREATEROLE).
+  func canManageRoles() throws -> Bool
+}
+
+public protocol DeploymentTarget: Sendable {
+  func updateSecret(
+    namespace: String, name: String, values: [String: SecretBytes], context: String?) throws
+  func patchEnv(
+    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
+    context: String?) throws
+  func restart(namespace: String, deployment: String, context: String?) throws
+  func waitForRollout(
+    namespace: String, deployment: String, timeout: Duration, context: String?,
+    progress: @escaping @Sendable (String) -> Void) throws
+  /// Preflight: may we patch deployments and update secrets there?
+  func canDeploy(namespace: String, context: String?) throws -> Bool
+}
+
+public protocol SessionStore: Sendable {
+  func invalidate(pattern: String, batch: Int) throws -> Int
+  func flush() throws
+  /// Preflight: can we reach it and run SCAN/UNLINK?
+  func check() throws
+}

@@ -1,0 +1,92 @@
+import Crypto
+import Evidence
+import Foundation
+import LockstepCore
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The compromise response as a state machine (DESIGN.md, "Rotation protocol").
+///
+/// Every step is idempotent and its completion is recorded in the Vault lock record before
+/// the next one starts, so a crash anywhere leaves a state that `resume` finishes: the new
+/// values are in Vault (staging) before any system is changed, PostgreSQL is changed before
+/// Vault's live secret is, and the live secret is written with check-and-set.
+public final class Rotator {
+  public enum Step: String, CaseIterable, Sendable {
+    case lock, stage, apply, verify, promote, deploy, invalidate, finish
+  }
+
+  public struct Options: Sendable {
+    public var forceUnlock = false
+    /// On a CAS conflict at promote, write onto the newer live version (keeping its other
+    /// changes) instead of stopping.
+    public var rebase = false
+    /// `LOCKSTEP_FAULT=<step>:<before|after>`: die at that point (tests).
+    public var fault: (step: String, when: String)?
+    public var stateDirectory: String
+    public var evidenceDirectory: String
+
+    public init(stateDirectory: String, evidenceDirectory: String) {
+      self.stateDirectory = stateDirectory
+      self.evidenceDirectory = evidenceDirectory
+      if let spec = ProcessInfo.processInfo.environment["LOCKSTEP_FAULT"] {
+        let parts = spec.split(separator: ":").map(String.init)
+        if parts.count == 2 { fault = (parts[0], parts[1]) }
+      }
+    }
+  }
+
+  /// One line of progress for the terminal.
+  public struct Progress: Sendable {
+    public enum State: String, Sendable { case started, done, skipped, info }
+    public let step: String
+    public let state: State
+    public let message: String
+    public let elapsed: Duration?
+  }
+
+  public struct Summary: Sendable {
+    public var rotationID: String
+    public var evidencePath: String
+    public var liveVersion: Int
+    public var stepTimes: [(String, Duration)]
+    public var sessionsRemoved: Int
+  }
+
+  let policy: RotationPolicy
+  let store: any SecretStore
+  let database: (any DatabaseRoles)?
+  let deployments: (any DeploymentTarget)?
+  let sessions: [String: any SessionStore]
+  let signingKey: Ed25519KeyPair
+  let options: Options
+  let progress: @Sendable (Progress) -> Void
+  let clock = ContinuousClock()
+
+  var lock: LockRecord?
+  var lockVersion = 0
+  var evidence: EvidenceLog?
+  var staged: [String: SecretBytes] = [:]
+  var baseVersion = 0
+  var summary: Summary?
+
+  static let reservedPrefix = "_lockstep_"
+
+  public init(
+    policy: RotationPolicy, store: any SecretStore, database: (any DatabaseRoles)?,
+    deployments: (any DeploymentTarget)?, sessions: [String: any SessionStore],
+    signingKey: Ed25519KeyPair, options: Options,
+    progress: @escaping @Sendable (Progress) -> Void = { _ in }
+  ) {
+    self.policy = policy
+    self.store = store
+    self.database = database
+    self.deployments = deployments
+    self.sessions = sessions
+    self.signingKey = signingKey
+    self.options = options
+    self.progress = progress
+  }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import LockstepCore
+import TestSupport
+import Testing
+
+@testable import Rotation
+
+@Suite struct RotationPolicyTests {
+  @Test func theShippedPolicyParses() throws {
+    let path = Repository.root + "/policies/rotation/aura-sign.yaml"
+    let policy = try RotationPolicy.parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+    #expect(policy.vault.secret == "secret/aura/production")
+    #expect(policy.vault.staging == "secret/lockstep/staging/aura/production")
+    #expect(policy.vault.lock == "secret/lockstep/locks/aura/production")
+    #expect(
+      policy.rotate.map(\.key) == ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD"])
+    #expect(policy.rotate[0].generator == .randomBytes(count: 32, encoding: .base64))
+    #expect(policy.derive.map(\.key) == ["DATABASE_URL"])
+    #expect(policy.postgres.map(\.role) == ["aura"])
+    #expect(policy.kubernetes.map(\.deployment) == ["aura-api", "aura-worker"])
+    #expect(policy.kubernetes[0].rolloutTimeout == .seconds(300))
+    #expect(policy.redis.first?.pattern == "sess:*")
+    #expect(policy.strategy == .single)
+  }
+
+  @Test(arguments: [
+    ("version: 2\n", "policy.yaml:1: version: only version 1 is known"),
+    (
+      "version: 1\nvault: { secret: secret/a }\nrotate:\n  - key: A\n    generate: { bytes: 8 }\n",
+      "policy.yaml:5: rotate[0].generate: invalid secret generator: random byte count must be between 16 and 4096, not 8"
+    ),
+    (
+      "version: 1\nvault: { secret: secret/a }\nrotat: []\n",
+      "policy.yaml:3: rotat: unknown field (expected one of: derive, name, rotate, strategy, targets, vault, version)"
+    ),
+    (
+      "version: 1\nvault: { secret: nomount }\nrotate: []\n",
+      "policy.yaml:2: vault.secret: expected MOUNT/PATH, like secret/aura/production"
+    ),
+    (
+      "version: 1\nvault: { secret: secret/a }\nrotate:\n  - key: 9BAD\n    generate: { bytes: 32 }\n",
+      "policy.yaml:4: rotate[0].key: \"9BAD\" is not a valid key name (letters, digits, _)"
+    ),
+    (
+      "version: 1\nvault: { secret: secret/a }\nrotate:\n  - key: A\n    generate: { bytes: 32 }\ntargets:\n  redis:\n    - pattern: 'x*'\n      flush_database: true\n",
+      "policy.yaml:8: targets.redis[0]: give a key pattern, or flush_database: true (which wipes every key), not both"
+    ),
+    (
+      "version: 1\n  bad: [\n",
+      "policy.yaml: not valid YAML: line 2: mapping values are not allowed in this context"
+    ),
+  ])
+  func errorsNameTheLine(yaml: String, expected: String) {
+    do {
+      _ = try RotationPolicy.parse(yaml, file: "policy.yaml")
+      Issue.record("accepted: \(yaml)")
+    } catch {
+      #expect(error.description == expected)
+      #expect(error.exitStatus == .dataError)
+    }
+  }
+
+  @Test func targetsMayOnlyNameKeysThePolicyChanges() {
+    let yaml = """
+      version: 1
+      vault: { secret: secret/a }
+      rotate:
+        - key: A
+          generate: { bytes: 32 }
+      targets:
+        kubernetes:
+          - deployment: api
+            mode: secret
+            secret: s
+            keys: [A, B]
+      """
+    #expect(throws: PolicyError.self) { try RotationPolicy.parse(yaml, file: "p") }
+  }
+}
+
+@Suite struct ValueTemplateTests {
+  @Test func placeholdersAreFilledAndURLEncoded() throws {
+    let template = try ValueTemplate(parsing: "postgresql://aura:{{ PW | urlencode }}@db/{{DB}}")
+    #expect(template.references == ["PW", "DB"])
+    let values = ["PW": SecretBytes(utf8: "p@ss w/rd:%"), "DB": SecretBytes(utf8: "aura_sign")]
+    let rendered = try template.render(values: { values[$0] }, current: nil)
+    #expect(rendered.unsafeUTF8String() == "postgresql://aura:p%40ss%20w%2Frd%3A%25@db/aura_sign")
+  }
+
+  @Test func urlPasswordRewritesOnlyThePassword() throws {
+    let current = SecretBytes(
+      utf8: "postgresql://aura:old%40pw@db.internal:5432/aura_sign?sslmode=require")
+    let rendered = try ValueTemplate.urlPassword(from: "PW").render(
+      values: { $0 == "PW" ? SecretBytes(utf8: "N3w/pw") : nil }, current: current)
+    #expect(
+      rendered.unsafeUTF8String()
+        == "postgresql://aura:N3w%2Fpw@db.internal:5432/aura_sign?sslmode=require")
+  }
+
+  @Test func aURLWithoutPasswordIsRefused() {
+    #expect(throws: ValueTemplate.Failure.self) {
+      try ValueTemplate.urlPassword(from: "PW").render(
+        values: { _ in SecretBytes(utf8: "x") }, current: SecretBytes(utf8: "postgresql://db/app"))
+    }
+  }
+
+  @Test func unknownFiltersAndUnclosedPlaceholdersAreRefused() {
+    #expect(throws: ValueTemplate.Failure.self) { try ValueTemplate(parsing: "{{ A | base64 }}") }
+    #expect(throws: ValueTemplate.Failure.self) { try ValueTemplate(parsing: "x {{ A") }
+  }
+}
