@@ -1,0 +1,72 @@
+import Kubernetes
+import LockstepCore
+
+/// `DeploymentTarget` on the real kubectl: secret material reaches it on stdin only.
+public struct KubectlDeployments: DeploymentTarget {
+  let base: KubectlClient.Configuration
+  let recorder: (@Sendable (KubectlInvocation) -> Void)?
+
+  public init(
+    base: KubectlClient.Configuration = KubectlClient.Configuration(),
+    recorder: (@Sendable (KubectlInvocation) -> Void)? = nil
+  ) {
+    self.base = base
+    self.recorder = recorder
+  }
+
+  func client(_ namespace: String, _ context: String?) -> KubectlClient {
+    var configuration = base
+    configuration.namespace = namespace
+    if let context { configuration.context = context }
+    return KubectlClient(configuration, recorder: recorder)
+  }
+
+  public func updateSecret(
+    namespace: String, name: String, values: [String: SecretBytes], context: String?
+  ) throws {
+    let client = client(namespace, context)
+    try runBlocking { try await client.applySecret(name, data: values) }
+  }
+
+  public func patchEnv(
+    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
+    context: String?
+  ) throws {
+    let client = client(namespace, context)
+    try runBlocking {
+      let containers: [String]
+      if let container {
+        containers = [container]
+      } else {
+        containers = try await client.deployment(deployment).containers.map(\.name)
+      }
+      for name in containers {
+        try await client.setEnv(deployment: deployment, container: name, values: values)
+      }
+    }
+  }
+
+  public func restart(namespace: String, deployment: String, context: String?) throws {
+    let client = client(namespace, context)
+    try runBlocking { try await client.rolloutRestart(deployment) }
+  }
+
+  public func waitForRollout(
+    namespace: String, deployment: String, timeout: Duration, context: String?,
+    progress: @escaping @Sendable (String) -> Void
+  ) throws {
+    let client = client(namespace, context)
+    try runBlocking {
+      try await client.rolloutStatus(deployment, timeout: timeout, progress: progress)
+    }
+  }
+
+  public func canDeploy(namespace: String, context: String?) throws -> Bool {
+    let client = client(namespace, context)
+    return try runBlocking {
+      let deployments = try await client.canI("patch", "deployments")
+      let secrets = try await client.canI("patch", "secrets")
+      return deployments && secrets
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import LockstepCore
+import Postgres
+
+/// `DatabaseRoles` on a libpq connection opened from the `PG*` variables (or a given
+/// configuration). That login is Lockstep's own and must not be a role the policy rotates.
+public final class PostgresRoles: DatabaseRoles {
+  let configuration: PostgresConfiguration
+  let connection: PostgresConnection
+
+  public init(configuration: PostgresConfiguration = PostgresConfiguration()) throws {
+    self.configuration = configuration
+    connection = try PostgresConnection(configuration)
+  }
+
+  public func setPassword(role: String, password: SecretBytes) throws {
+    try connection.setPassword(role: role, secret: password)
+  }
+
+  public func terminateSessions(role: String) throws -> Int {
+    try connection.terminateSessions(role: role)
+  }
+
+  public func verifyLogin(role: String, password: SecretBytes, database: String) -> LoginOutcome {
+    var target = configuration
+    target.parameters["dbname"] = database
+    do {
+      switch try PostgresConnection.verifyLogin(target, role: role, secret: password) {
+      case .accepted: return .accepted
+      case .refused: return .refused
+      case .unreachable(let error): return .unreachable(error.description)
+      }
+    } catch {
+      return .unreachable(error.description)
+    }
+  }
+
+  public func currentUser() throws -> String { try connection.capabilities().user }
+
+  public func canManageRoles() throws -> Bool { try connection.capabilities().canChangePasswords }
+}

@@ -1,0 +1,85 @@
+import LockstepCore
+
+/// The text of `rotate plan`: what a run would change, from the policy and (when Vault
+/// answers) the key names of the live secret. No values, and no writes.
+public enum RotationPlan {
+  public static func lines(policy: RotationPolicy, live: Result<VersionedSecret?, any Error>)
+    -> [String]
+  {
+    var lines = ["Rotation plan: \(policy.name)", ""]
+    lines.append("Vault secret \(policy.vault.secret)")
+    switch live {
+    case .success(let secret?):
+      let kept = secret.values.keys.filter { !policy.changedKeys.contains($0) }.sorted()
+      lines.append(
+        "  live version v\(secret.version); promote writes v\(secret.version + 1) with cas=\(secret.version)"
+      )
+      lines.append("  keys kept unchanged: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+    case .success(nil):
+      lines.append("  (live secret not read)")
+    case .failure(let error):
+      lines.append("  (could not read the live secret: \(error))")
+    }
+    lines.append("  staging: \(policy.vault.staging); lock: \(policy.vault.lock)")
+    lines.append("")
+    lines.append("Keys to regenerate:")
+    for key in policy.rotate { lines.append("  \(key.key): \(describe(key.generator))") }
+    if !policy.derive.isEmpty {
+      lines.append("Keys derived from them:")
+      for key in policy.derive {
+        switch key.template {
+        case .urlPassword(let source):
+          lines.append("  \(key.key): its URL's password replaced by \(source)")
+        case .text:
+          lines.append(
+            "  \(key.key): rendered from a template (\(key.template.references.joined(separator: ", ")))"
+          )
+        }
+      }
+    }
+    lines.append("")
+    lines.append("Steps:")
+    lines.append("  1 lock        take \(policy.vault.lock) with cas=0")
+    lines.append("  2 stage       generate new values, write them to \(policy.vault.staging)")
+    for target in policy.postgres {
+      lines.append(
+        "  3 apply       ALTER ROLE \(target.role) PASSWORD '<SCRAM-SHA-256 verifier>'\(target.terminateSessions ? ", end its other sessions" : "")"
+      )
+      lines.append(
+        "  4 verify      new password logs in to \(target.verifyDatabase), old one is refused")
+    }
+    lines.append("  5 promote     write \(policy.vault.secret) with check-and-set, other keys kept")
+    for target in policy.kubernetes {
+      let how =
+        target.mode == .secret
+        ? "update Secret \(target.secretName ?? target.deployment)"
+        : "patch env of \(target.container ?? "every container")"
+      lines.append(
+        "  6 deploy      \(target.namespace)/\(target.deployment): \(how) (\(target.keys.joined(separator: ", "))), rollout restart, wait ≤ \(target.rolloutTimeout)"
+      )
+    }
+    for target in policy.redis {
+      lines.append(
+        target.flushDatabase
+          ? "  7 invalidate  FLUSHDB on $\(target.urlVariable) (every key!)"
+          : "  7 invalidate  SCAN + UNLINK \(target.pattern ?? "") on $\(target.urlVariable), batches of \(target.batch)"
+      )
+    }
+    lines.append(
+      "  8 finish      scan \(policy.logs.count) log file(s), destroy staging, seal evidence, release lock"
+    )
+    lines.append("")
+    lines.append(
+      "Preflight checks before any change: Vault access, PostgreSQL CREATEROLE, kubectl auth can-i, Redis SCAN/UNLINK"
+    )
+    return lines
+  }
+
+  static func describe(_ generator: SecretGenerator) -> String {
+    switch generator {
+    case .randomBytes(let count, let encoding): "\(count) random bytes, \(encoding.rawValue)"
+    case .password(let length, let alphabet, let required):
+      "password of \(length) characters from \(alphabet.count) symbols with \(required.map(\.rawValue).joined(separator: ", "))"
+    }
+  }
+}
