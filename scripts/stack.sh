@@ -135,6 +135,8 @@ stop_service() { # SERVICE DIR
   local pid
   pid=$(cat "$pidfile")
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    # Redis runs without persistence here and lingers for seconds after SIGTERM: kill it.
+    if [ "$service" = redis ]; then kill -KILL "$pid" 2>/dev/null || true; fi
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     kill -KILL "$pid" 2>/dev/null || true
