@@ -33,7 +33,8 @@ free_port() {
 watch_parent() { # watch_parent PID SERVICE DIR: stop SERVICE when PID is gone
   local parent=$1 service=$2 dir=$3
   ( trap '' HUP; while kill -0 "$parent" 2>/dev/null; do sleep 1; done
-    "$here/stack.sh" stop "$service" "$dir" >/dev/null 2>&1 || true ) </dev/null >/dev/null 2>&1 &
+    "$here/stack.sh" stop "$service" "$dir" >/dev/null 2>&1 || true
+    case "$dir" in /tmp/*|"${TMPDIR:-/tmp}"/*) rm -rf "$dir" ;; esac ) </dev/null >/dev/null 2>&1 &
   disown || true
 }
 

@@ -1,0 +1,46 @@
+import LockstepCore
+
+extension KubectlClient {
+  /// `kubectl rollout restart`: new pods, so they read the rotated values.
+  public func rolloutRestart(_ deployment: String) async throws(KubernetesError) {
+    try await kubectl(
+      ["rollout", "restart", "deployment/\(deployment)"],
+      action: "restart deployment \"\(deployment)\"",
+      target: (kind: "deployment", name: deployment))
+  }
+
+  /// Waits until the rollout of `deployment` has finished, passing each new progress line
+  /// (kubectl's own wording) to `progress` as it appears.
+  ///
+  /// kubectl's watching `rollout status` prints progress only at its end when its output is
+  /// captured, so this asks `rollout status --watch=false` every `pollInterval` instead:
+  /// the same completion rule (observedGeneration, updated and available replicas), live
+  /// progress, and a timeout that is Lockstep's own.
+  public func rolloutStatus(
+    _ deployment: String, timeout: Duration,
+    progress: @escaping @Sendable (String) -> Void = { _ in }
+  ) async throws(KubernetesError) {
+    let clock = ContinuousClock()
+    let deadline = clock.now + timeout
+    var last: String?
+    while true {
+      let result = try await kubectl(
+        ["rollout", "status", "deployment/\(deployment)", "--watch=false"],
+        action: "read the rollout status of deployment \"\(deployment)\"",
+        target: (kind: "deployment", name: deployment),
+        timeout: min(configuration.commandTimeout, max(deadline - clock.now, .seconds(5))))
+      let line = result.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
+      if !line.isEmpty && line != last {
+        progress(line)
+        last = line
+      }
+      if line.contains("successfully rolled out") { return }
+      if clock.now >= deadline || Task.isCancelled {
+        throw .rolloutTimedOut(
+          deployment: deployment, seconds: Int(timeout.components.seconds))
+      }
+      let pause = min(configuration.pollInterval, deadline - clock.now)
+      if pause > .zero { try? await Task.sleep(for: pause) }
+    }
+  }
+}

@@ -1,0 +1,122 @@
+import LockstepCore
+
+extension KubectlClient {
+  /// Creates Secret `name` or updates it, with the values going to kubectl's stdin as JSON.
+  ///
+  /// By default only the given keys change (a merge patch), so the other keys of the Secret
+  /// survive: the runbook's `kv put` flaw, not repeated here. `replaceAllKeys` makes the
+  /// Secret hold exactly `data` (`kubectl replace`). `kubectl apply` is not used: it would
+  /// copy every value into the `last-applied-configuration` annotation in plain text.
+  public func applySecret(
+    _ name: String, data: [String: SecretBytes], replaceAllKeys: Bool = false
+  ) async throws(KubernetesError) {
+    let entries = data.keys.sorted().map { ($0, SecretJSON.secretBase64(data[$0]!)) }
+    let target = (kind: "secret", name: name)
+    let full = SecretJSON.object([
+      ("apiVersion", .string("v1")), ("kind", .string("Secret")),
+      ("metadata", .object([("name", .string(name))])), ("type", .string("Opaque")),
+      ("data", .object(entries)),
+    ]).render()
+    do {
+      if replaceAllKeys {
+        try await kubectl(
+          ["replace", "-f", "-", "--validate=false"], action: "replace secret \"\(name)\"",
+          target: target, stdin: full)
+      } else {
+        try await kubectl(
+          ["patch", "secret", name, "--type", "merge", "--patch-file", "/dev/stdin"],
+          action: "update secret \"\(name)\"", target: target,
+          stdin: SecretJSON.object([("data", .object(entries))]).render())
+      }
+    } catch {
+      guard case .notFound = error else { throw error }
+      try await kubectl(
+        ["create", "-f", "-", "--validate=false"], action: "create secret \"\(name)\"",
+        target: target, stdin: full)
+    }
+  }
+
+  /// Sets literal env values on one container (mode `env`), by strategic merge on stdin:
+  /// other variables and containers are untouched. The patch carries the resourceVersion
+  /// the container was found in (or the one given), so a concurrent change answers
+  /// `conflict` instead of being overwritten.
+  public func setEnv(
+    deployment: String, container: String, values: [String: SecretBytes],
+    resourceVersion: String? = nil
+  ) async throws(KubernetesError) {
+    for (key, value) in values where !SecretJSON.isUTF8(value) {
+      throw .invalidValue(key: key, reason: "environment values must be UTF-8 text")
+    }
+    let env = values.keys.sorted().map { key in
+      SecretJSON.object([
+        ("name", .string(key)), ("value", .secretString(values[key]!)), ("valueFrom", .null),
+      ])
+    }
+    try await patchEnv(
+      deployment: deployment, container: container, env: env, resourceVersion: resourceVersion)
+  }
+
+  /// Points variables at Secret keys (`valueFrom.secretKeyRef`, mode `secret`): the
+  /// deployment spec then holds names only, and a rotation updates the Secret.
+  public func setEnvFromSecret(
+    deployment: String, container: String, references: [String: SecretKeyReference]
+  ) async throws(KubernetesError) {
+    let env = references.keys.sorted().map { name in
+      let reference = references[name]!
+      return SecretJSON.object([
+        ("name", .string(name)), ("value", .null),
+        (
+          "valueFrom",
+          .object([
+            (
+              "secretKeyRef",
+              .object([("name", .string(reference.secret)), ("key", .string(reference.key))])
+            )
+          ])
+        ),
+      ])
+    }
+    try await patchEnv(
+      deployment: deployment, container: container, env: env, resourceVersion: nil)
+  }
+
+  private func patchEnv(
+    deployment: String, container: String, env: [SecretJSON], resourceVersion: String?
+  ) async throws(KubernetesError) {
+    // Strategic merge would add a container that does not exist (and the API would then
+    // reject it for lack of an image): check first, and pin the version that was checked.
+    let current = try await self.deployment(deployment)
+    guard current.container(named: container) != nil else {
+      throw .notFound(kind: "container", name: container, namespace: current.namespace)
+    }
+    let patch = SecretJSON.object([
+      (
+        "metadata",
+        .object([("resourceVersion", .string(resourceVersion ?? current.resourceVersion))])
+      ),
+      (
+        "spec",
+        .object([
+          (
+            "template",
+            .object([
+              (
+                "spec",
+                .object([
+                  (
+                    "containers",
+                    .array([.object([("name", .string(container)), ("env", .array(env))])])
+                  )
+                ])
+              )
+            ])
+          )
+        ])
+      ),
+    ]).render()
+    try await kubectl(
+      ["patch", "deployment", deployment, "--type", "strategic", "--patch-file", "/dev/stdin"],
+      action: "patch the env of deployment \"\(deployment)\"",
+      target: (kind: "deployment", name: deployment), stdin: patch)
+  }
+}

@@ -1,0 +1,76 @@
+import LockstepCore
+
+/// Everything that can go wrong when Lockstep drives kubectl, each as the one sentence a user
+/// sees. kubectl's own words are quoted only when the request carried no secret values, so
+/// an echoed object can never leak one.
+public enum KubernetesError: LockstepError, Equatable {
+  /// The kubectl executable is not where the configuration says (or not on PATH).
+  case kubectlMissing(String)
+  /// The named context is not in the kubeconfig (nil: no current context is set).
+  case contextMissing(String?)
+  /// The API server refused the action; `detail` is the server's reason.
+  case forbidden(action: String, detail: String)
+  case notFound(kind: String, name: String, namespace: String)
+  /// A write carried a resourceVersion that is no longer current.
+  case conflict(kind: String, name: String)
+  case rolloutTimedOut(deployment: String, seconds: Int)
+  case progressDeadlineExceeded(deployment: String)
+  /// No API server answered; `detail` is kubectl's description of the connection failure.
+  case unreachable(String)
+  /// A value cannot be written as a Kubernetes string (env values must be UTF-8).
+  case invalidValue(key: String, reason: String)
+  /// kubectl ran longer than the configured per-command timeout and was killed.
+  case commandTimedOut(action: String)
+  /// kubectl answered in a way Lockstep does not understand (output that is not the JSON
+  /// asked for).
+  case unexpectedOutput(action: String)
+  /// Any other kubectl failure; `detail` is nil when kubectl's message was withheld.
+  case failed(action: String, detail: String?)
+
+  public var description: String {
+    switch self {
+    case .kubectlMissing(let path):
+      return "kubectl was not found (\(path)); install it or point Lockstep at it"
+    case .contextMissing(let name?):
+      return "the kubectl context \"\(name)\" does not exist in the kubeconfig"
+    case .contextMissing(nil):
+      return "the kubeconfig has no current context; pass a context or set one"
+    case .forbidden(let action, let detail):
+      return "the Kubernetes API refused to \(action): \(detail)"
+    case .notFound(let kind, let name, let namespace):
+      return "\(kind) \"\(name)\" was not found in namespace \"\(namespace)\""
+    case .conflict(let kind, let name):
+      return
+        "\(kind) \"\(name)\" was changed by someone else since it was read; read it again and retry"
+    case .rolloutTimedOut(let deployment, let seconds):
+      return "the rollout of deployment \"\(deployment)\" did not finish within \(seconds) s"
+    case .progressDeadlineExceeded(let deployment):
+      return
+        "the rollout of deployment \"\(deployment)\" failed: it exceeded its progress deadline (ProgressDeadlineExceeded)"
+    case .unreachable(let detail):
+      return "the Kubernetes API server could not be reached: \(detail)"
+    case .invalidValue(let key, let reason):
+      return "the value of \(key) cannot be written to Kubernetes: \(reason)"
+    case .commandTimedOut(let action):
+      return "kubectl did not finish in time to \(action) and was stopped"
+    case .unexpectedOutput(let action):
+      return "kubectl gave output Lockstep could not read when asked to \(action)"
+    case .failed(let action, let detail?):
+      return "kubectl could not \(action): \(detail)"
+    case .failed(let action, nil):
+      return
+        "kubectl could not \(action) (its message is withheld because the request carried secret values)"
+    }
+  }
+
+  public var exitStatus: ExitStatus {
+    switch self {
+    case .kubectlMissing, .unreachable: .unavailable
+    case .contextMissing: .usage
+    case .forbidden: .noPermission
+    case .notFound, .invalidValue: .dataError
+    case .conflict, .rolloutTimedOut, .commandTimedOut: .temporaryFailure
+    case .progressDeadlineExceeded, .unexpectedOutput, .failed: .failure
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import LockstepCore
+
+/// A JSON document that may hold secret values, rendered straight into a `SecretBytes`.
+///
+/// Foundation's encoders would copy each value into `String`s and growable buffers that
+/// cannot be wiped. Rendering in two passes (measure, then write into the final zeroed-on-
+/// release buffer) leaves the only copy of the document where it belongs: kubectl's stdin.
+enum SecretJSON {
+  case object([(String, SecretJSON)])
+  case array([SecretJSON])
+  case string(String)
+  case null
+  /// A secret written as a JSON string (it must be UTF-8).
+  case secretString(SecretBytes)
+  /// A secret written as a base64 JSON string (Secret `data`).
+  case secretBase64(SecretBytes)
+
+  func render() -> SecretBytes {
+    var counter = ByteCounter()
+    write(to: &counter)
+    return SecretBytes(count: counter.count) { buffer in
+      var writer = BufferWriter(buffer: buffer)
+      write(to: &writer)
+    }
+  }
+
+  /// Whether `secret` can be written as a JSON string without changing its bytes.
+  static func isUTF8(_ secret: SecretBytes) -> Bool {
+    secret.withUnsafeBytes { raw in
+      !transcode(raw.makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true) { _ in
+      }
+    }
+  }
+
+  private func write(to sink: inout some ByteSink) {
+    switch self {
+    case .object(let members):
+      sink.append(UInt8(ascii: "{"))
+      for (index, member) in members.enumerated() {
+        if index > 0 { sink.append(UInt8(ascii: ",")) }
+        Self.writeString(member.0.utf8, to: &sink)
+        sink.append(UInt8(ascii: ":"))
+        member.1.write(to: &sink)
+      }
+      sink.append(UInt8(ascii: "}"))
+    case .array(let elements):
+      sink.append(UInt8(ascii: "["))
+      for (index, element) in elements.enumerated() {
+        if index > 0 { sink.append(UInt8(ascii: ",")) }
+        element.write(to: &sink)
+      }
+      sink.append(UInt8(ascii: "]"))
+    case .string(let text):
+      Self.writeString(text.utf8, to: &sink)
+    case .null:
+      for byte in "null".utf8 { sink.append(byte) }
+    case .secretString(let secret):
+      secret.withUnsafeBytes { Self.writeString($0, to: &sink) }
+    case .secretBase64(let secret):
+      sink.append(UInt8(ascii: "\""))
+      secret.withUnsafeBytes { Self.writeBase64($0, to: &sink) }
+      sink.append(UInt8(ascii: "\""))
+    }
+  }
+
+  private static func writeString(_ bytes: some Sequence<UInt8>, to sink: inout some ByteSink) {
+    let hex = Array("0123456789abcdef".utf8)
+    sink.append(UInt8(ascii: "\""))
+    for byte in bytes {
+      switch byte {
+      case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+        sink.append(UInt8(ascii: "\\"))
+        sink.append(byte)
+      case 0x00..<0x20:
+        for escape in "\\u00".utf8 { sink.append(escape) }
+        sink.append(hex[Int(byte >> 4)])
+        sink.append(hex[Int(byte & 0x0F)])
+      default:
+        sink.append(byte)
+      }
+    }
+    sink.append(UInt8(ascii: "\""))
+  }
+
+  private static func writeBase64(_ bytes: UnsafeRawBufferPointer, to sink: inout some ByteSink) {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    var index = 0
+    while index < bytes.count {
+      let remaining = bytes.count - index
+      let b0 = UInt32(bytes[index])
+      let b1 = remaining > 1 ? UInt32(bytes[index + 1]) : 0
+      let b2 = remaining > 2 ? UInt32(bytes[index + 2]) : 0
+      let triple = b0 << 16 | b1 << 8 | b2
+      sink.append(alphabet[Int(triple >> 18 & 63)])
+      sink.append(alphabet[Int(triple >> 12 & 63)])
+      sink.append(remaining > 1 ? alphabet[Int(triple >> 6 & 63)] : UInt8(ascii: "="))
+      sink.append(remaining > 2 ? alphabet[Int(triple & 63)] : UInt8(ascii: "="))
+      index += 3
+    }
+  }
+}
+
+protocol ByteSink {
+  mutating func append(_ byte: UInt8)
+}
+
+private struct ByteCounter: ByteSink {
+  var count = 0
+  mutating func append(_ byte: UInt8) { count += 1 }
+}
+
+private struct BufferWriter: ByteSink {
+  let buffer: UnsafeMutableRawBufferPointer
+  var offset = 0
+  mutating func append(_ byte: UInt8) {
+    buffer[offset] = byte
+    offset += 1
+  }
+}
