@@ -1,19 +1,98 @@
 #!/usr/bin/env bash
-# `make demo`: start the local stack (OpenBao, PostgreSQL, Redis, moto S3, the Kubernetes
-# stand-in), then show that lockstep reaches every part of it with `lockstep doctor`.
-# The stack keeps running for you to explore; `make stack-down` stops it.
+# `make demo`: the compromise rotation end to end on a local stack this script starts.
+#
+#  1. start OpenBao, PostgreSQL, Redis, moto S3 and the Kubernetes stand-in (scripts/stack.sh)
+#  2. `lockstep doctor`: every part reachable
+#  3. seed an Aura-Sign-like system (scripts/seed-aura.sh)
+#  4. an attacker connects to PostgreSQL with the stolen password
+#  5. `lockstep rotate run --yes` with policies/rotation/aura-sign.yaml
+#  6. check what the runbook never could: old password refused, new accepted, the attacker's
+#     connection gone, untouched Vault keys kept, Secret updated and deployments rolled out,
+#     only session keys removed from Redis, signed evidence verifies; then a notice.
+#
+# The stack keeps running for you to explore (`source DIR/env`); `make stack-down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
 dir=${1:-.lockstep-stack}
+lockstep=${LOCKSTEP:-$root/.build/debug/lockstep}
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+check() { # check DESCRIPTION COMMAND...
+  if "${@:2}"; then printf '  \033[32m✔\033[0m %s\n' "$1"; else printf '  \033[31m✘\033[0m %s\n' "$1"; failed=1; fi
+}
+failed=0
+
 if [ -f "$dir/env" ]; then
-  echo "== using the stack already up in $dir"
+  say "using the stack already up in $dir"
 else
-  echo "== starting the local stack in $dir"
+  say "starting the local stack in $dir"
   scripts/stack.sh up "$dir"
 fi
+dir=$(cd "$dir" && pwd)
 # shellcheck disable=SC1091
 source "$dir/env"
-echo "== lockstep doctor"
-.build/debug/lockstep doctor
-echo
-echo "Stack: source $dir/env to use it; make stack-down to stop it."
+
+say "lockstep doctor"
+"$lockstep" doctor
+
+say "seeding Aura-Sign (Vault secret/aura/production, PostgreSQL aura_sign, Redis, deployments)"
+AURA_ROLLOUT_DELAY_MS=300 scripts/seed-aura.sh "$dir/seed"
+echo "POST /api/login 401 unauthorized ip=203.0.113.7" > "$dir/aura-api.log"
+echo "POST /api/login 401 unauthorized ip=203.0.113.7" >> "$dir/aura-api.log"
+sed "s#/var/log/aura-api.log#$dir/aura-api.log#" policies/rotation/aura-sign.yaml > "$dir/aura-sign.yaml"
+[ -f "$dir/signing.key" ] || "$lockstep" keygen --signing --out "$dir/signing.key" >/dev/null
+
+say "an attacker holds a PostgreSQL session opened with the stolen password"
+PGPASSWORD=$(cat "$dir/seed/aura-old-password") PGUSER=aura PGDATABASE=aura_sign \
+  psql -q -t -c "SELECT 'attacker connected as ' || current_user; SELECT pg_sleep(600);" \
+  >"$dir/attacker.log" 2>&1 &
+attacker=$!
+sleep 0.5
+head -1 "$dir/attacker.log" | sed 's/^ */  /'
+
+say "lockstep rotate plan"
+"$lockstep" rotate plan --policy "$dir/aura-sign.yaml"
+
+say "lockstep rotate run --yes"
+start=$(date +%s.%N)
+"$lockstep" rotate run --yes --policy "$dir/aura-sign.yaml" --signing-key "$dir/signing.key" \
+  --evidence-dir "$dir/evidence" --state-dir "$dir/state"
+end=$(date +%s.%N)
+
+say "checks"
+new_password() { curl -fsS -H "X-Vault-Token: $VAULT_TOKEN" "$VAULT_ADDR/v1/secret/data/aura/production" \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["data"]["DATABASE_PASSWORD"])'; }
+login() { PGPASSWORD=$1 PGUSER=aura PGDATABASE=aura_sign psql -q -t -c 'SELECT 1' >/dev/null 2>&1; }
+check "old database password refused" bash -c "! PGPASSWORD=\$(cat '$dir/seed/aura-old-password') PGUSER=aura PGDATABASE=aura_sign psql -q -t -c 'SELECT 1' >/dev/null 2>&1"
+check "new database password (from Vault) accepted" login "$(new_password)"
+sleep 0.2
+check "the attacker's open session was terminated" bash -c "! kill -0 $attacker 2>/dev/null"
+check "untouched Vault keys kept (MINIO_*, SMTP_PASSWORD, REDIS_URL)" bash -c \
+  "curl -fsS -H 'X-Vault-Token: $VAULT_TOKEN' '$VAULT_ADDR/v1/secret/data/aura/production' | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"data\"]; assert all(k in d[\"data\"] for k in (\"MINIO_ACCESS_KEY\",\"MINIO_SECRET_KEY\",\"SMTP_PASSWORD\",\"REDIS_URL\"))'"
+check "Kubernetes Secret aura-secrets holds the new DATABASE_URL" bash -c \
+  "[ \"\$(kubectl get secret aura-secrets -o jsonpath='{.data.DATABASE_URL}' | base64 -d)\" = \"\$(curl -fsS -H 'X-Vault-Token: $VAULT_TOKEN' '$VAULT_ADDR/v1/secret/data/aura/production' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"data\"][\"DATABASE_URL\"])')\" ]"
+check "aura-api and aura-worker restarted and rolled out" bash -c \
+  "kubectl rollout status deployment/aura-api --watch=false | grep -q 'successfully rolled out' && kubectl rollout status deployment/aura-worker --watch=false | grep -q 'successfully rolled out'"
+check "Redis: every sess:* key gone, the 500 other keys kept" bash -c \
+  "python3 - '$REDIS_URL' <<'PY'
+import socket, sys
+from urllib.parse import urlparse, unquote
+u = urlparse(sys.argv[1]); s = socket.create_connection((u.hostname, u.port))
+f = s.makefile('rb')
+def cmd(*a):
+    s.sendall(''.join(f'*{len(a)}\r\n' + ''.join(f'\${len(x.encode())}\r\n{x}\r\n' for x in a) for _ in [0]).encode())
+    return f.readline()
+cmd('AUTH', unquote(u.username or 'default'), unquote(u.password or ''))
+n = int(cmd('DBSIZE')[1:])
+sys.exit(0 if n == 500 else 1)
+PY"
+check "signed evidence verifies (hash chain + Ed25519 seal)" \
+  "$lockstep" evidence verify "$dir/evidence" --key "$dir/signing.key.pub"
+kill "$attacker" 2>/dev/null || true
+
+say "resolution notice, rendered from the evidence"
+"$lockstep" evidence report "$(ls -t "$dir"/evidence/*.jsonl | head -1)" --template templates/notices/resolved.md
+
+python3 -c "import sys; print(f\"\\nThe rotation took {float(sys.argv[2]) - float(sys.argv[1]):.2f} s (the runbook estimates 30 minutes to 2 hours).\")" "$start" "$end"
+echo "Stack: source $dir/env to explore it; make stack-down to stop it."
+exit $failed

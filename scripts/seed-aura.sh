@@ -57,15 +57,17 @@ curl -fsS -o /dev/null -H "X-Vault-Token: ${VAULT_TOKEN:?}" -X POST --data @"$di
   "${VAULT_ADDR:?}/v1/secret/data/aura/production"
 
 # Kubernetes: the Secret the deployments read, and the deployments.
-python3 - "$dir/vault-seed.json" > "$dir/k8s-seed.json" <<'PY'
-import json, sys, base64
+AURA_ROLLOUT_DELAY_MS=${AURA_ROLLOUT_DELAY_MS:-200} python3 - "$dir/vault-seed.json" > "$dir/k8s-seed.json" <<'PY'
+import json, os, sys, base64
 data = json.load(open(sys.argv[1]))["data"]
 keys = ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_URL"]
 secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aura-secrets", "namespace": "default"},
           "type": "Opaque", "data": {k: base64.b64encode(data[k].encode()).decode() for k in keys}}
 def deployment(name):
     return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": "default", "labels": {"app": name}},
+            "metadata": {"name": name, "namespace": "default", "labels": {"app": name},
+                         # How long the stand-in takes to roll out (a real cluster ignores it).
+                         "annotations": {"lockstep.test/rollout-delay-ms": os.environ["AURA_ROLLOUT_DELAY_MS"]}},
             "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
                      "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"containers": [{"name": name.split("-")[1], "image": "aura/" + name + ":1.4.2",
