@@ -69,7 +69,8 @@ extension Lockstep.Rotate {
       do {
         live = .success(
           try await onDedicatedThread {
-            try VaultSecretStore(client: try VaultClient.fromEnvironment()).read(policy.vault.secret)
+            let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
+            return try store.read(policy.vault.secret)
           })
       } catch {
         live = .failure(error)
