@@ -1,1 +1,0 @@
-// The Drift module; see ../shared/DESIGN.md for its place in the module map.

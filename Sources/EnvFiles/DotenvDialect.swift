@@ -1,0 +1,41 @@
+/// The parser a rendered `.env` file must be read back by, byte for byte.
+///
+/// Each case's quoting rules, and the values it must refuse, are in docs/env.md with the
+/// parser source they were taken from.
+public enum DotenvDialect: String, Sendable, CaseIterable {
+  /// Read back exactly by both python-dotenv 1.2 (with interpolation on, its default) and
+  /// POSIX sh (`set -a; . ./.env`): the intersection, and the default.
+  case portable
+  /// POSIX sh only: single quotes hold anything but NUL.
+  case sh
+  /// docker compose's `env_file`/`.env` parser (compose-go).
+  case compose
+  /// python-dotenv 1.2 alone.
+  case pythonDotenv = "python-dotenv"
+  /// node's `dotenv` package (16.x/17.x), without dotenv-expand.
+  case node
+}
+
+/// Why a value cannot be written in a dialect. It never carries the value.
+public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+  case containsNUL
+  case notUTF8
+  /// python-dotenv expands `${NAME}` and `${NAME:-default}` in every kind of value and has
+  /// no escape for it.
+  case pythonInterpolation
+  case carriageReturn
+  /// No quoting of this dialect holds this mix of quotes, `$`, backticks and backslashes.
+  case noQuoting
+
+  public var description: String {
+    switch self {
+    case .containsNUL: return "contains a NUL byte, which no environment variable can hold"
+    case .notUTF8: return "is not valid UTF-8"
+    case .pythonInterpolation:
+      return "contains ${…}, which python-dotenv expands and cannot escape"
+    case .carriageReturn: return "contains a carriage return, which this dialect cannot keep"
+    case .noQuoting:
+      return "mixes quotes, '$', backticks or backslashes in a way this dialect cannot quote"
+    }
+  }
+}
