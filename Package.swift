@@ -52,11 +52,19 @@ let libraries: [Target] = [
     dependencies: [
       "LockstepCore", "Crypto", "Vault", "Postgres", "Redis", "Kubernetes", "Evidence", yams,
     ]),
+  // `lockstep doctor` and the rotation preflight: can each configured system be reached
+  // with the rights a command needs?
+  .target(
+    name: "Diagnostics",
+    dependencies: [
+      "LockstepCore", "HTTP", "Vault", "Postgres", "Redis", "Kubernetes", "ObjectStore", "Rotation",
+    ]),
   .executableTarget(
     name: "lockstep",
     dependencies: [
       argumentParser, "LockstepCore", "HTTP", "Vault", "Postgres", "Redis", "Kubernetes",
       "ObjectStore", "Crypto", "Envelope", "EnvFiles", "Drift", "Backup", "Rotation", "Evidence",
+      "Diagnostics",
     ]),
 ]
 
@@ -84,6 +92,7 @@ let testTargets: [Target] = [
   tests("BackupTests", ["Backup", "Envelope", "Vault"]),
   tests("EvidenceTests", ["Evidence", "Crypto"]),
   tests("RotationTests", ["Rotation", "Vault", "Postgres", "Redis", "Kubernetes"]),
+  tests("DiagnosticsTests", ["Diagnostics", "Rotation"]),
   tests("CLITests", []),
 ]
 

@@ -1,0 +1,47 @@
+import Synchronization
+
+/// The results of one system's checks as they complete, readable at any moment.
+///
+/// A system's checks run in order (no token check on an unreachable Vault), and a server
+/// that hangs must not hold up the report: when the deadline passes, `Checkup` takes what
+/// is here and reports the check still in flight as failed.
+final class CheckLog: Sendable {
+  let system: String
+  private let state = Mutex<(results: [CheckResult], running: String?)>(([], nil))
+
+  init(system: String) {
+    self.system = system
+  }
+
+  /// Names the check about to run, so a time-out can say which one hung.
+  func begin(_ name: String) {
+    state.withLock { $0.running = name }
+  }
+
+  func record(_ result: CheckResult) {
+    state.withLock {
+      $0.results.append(result)
+      $0.running = nil
+    }
+  }
+
+  func pass(_ name: String, _ detail: String) {
+    record(.passed(system, name, detail))
+  }
+
+  func fail(_ name: String, _ detail: String, problem: String) {
+    record(.failed(system, name, detail, problem: problem))
+  }
+
+  func skip(_ name: String, _ detail: String) {
+    record(.skipped(system, name, detail))
+  }
+
+  /// What has finished so far, plus the check in flight (if any) as `interrupted`.
+  func snapshot(interrupted: ((String) -> CheckResult)? = nil) -> [CheckResult] {
+    state.withLock { state in
+      guard let running = state.running, let interrupted else { return state.results }
+      return state.results + [interrupted(running)]
+    }
+  }
+}

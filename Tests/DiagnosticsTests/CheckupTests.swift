@@ -1,0 +1,213 @@
+import Diagnostics
+import Foundation
+import LockstepCore
+import Rotation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+@Suite("doctor's checks against the real servers")
+struct CheckupTests {
+  @Test func nothingConfiguredSkipsEverythingAndPasses() async throws {
+    let report = await Checkup(environment: try DoctorFixture.emptyEnvironment()).run()
+    #expect(report.passed)
+    #expect(report.problems.isEmpty)
+    #expect(report.results.map(\.system) == ["Vault", "PostgreSQL", "Redis", "Kubernetes", "S3"])
+    #expect(report.results.allSatisfy { $0.status == .skipped })
+    #expect(report.results[0].detail.contains("VAULT_ADDR"))
+  }
+
+  @Test func everyConfiguredSystemIsGreen() async throws {
+    let fixture = try await DoctorFixture.make()
+    let report = await Checkup(environment: fixture.environment, timeout: .seconds(10)).run()
+    #expect(report.problems == [])
+    #expect(report.passed)
+    let names = report.results.map(\.name)
+    #expect(
+      names == [
+        "Vault reachable", "Vault unsealed", "Vault token", "PostgreSQL login", "Redis PING",
+        "kubectl", "kubectl context", "Kubernetes API", "S3 endpoint",
+      ])
+    let detail = Dictionary(uniqueKeysWithValues: report.results.map { ($0.name, $0.detail) })
+    #expect(detail["Vault token"]?.contains("root") == true)
+    #expect(detail["PostgreSQL login"]?.contains("PostgreSQL 15") == true)
+    #expect(detail["kubectl context"] == KubernetesStandIn.context)
+    #expect(detail["Kubernetes API"]?.contains("server v1.") == true)
+  }
+
+  @Test func aStoppedVaultIsOneSentenceNamingVault() async throws {
+    let vault = try LocalService.start(.vault)
+    let address = "http://127.0.0.1:\(vault.port)"
+    vault.stop()
+    let environment = try DoctorFixture.emptyEnvironment().merging([
+      "VAULT_ADDR": address, "VAULT_TOKEN": "root",
+    ]) { $1 }
+    let clock = ContinuousClock()
+    let started = clock.now
+    let report = await Checkup(environment: environment).run()
+    #expect(clock.now - started < .seconds(3))
+    #expect(!report.passed)
+    #expect(report.problems.count == 1)
+    let sentence = try #require(report.problems.first)
+    #expect(sentence.hasPrefix("Vault at \(address) is not reachable: "))
+    #expect(sentence.hasSuffix(".") || sentence.hasSuffix("?"))
+    let statuses = report.results.filter { $0.system == "Vault" }.map(\.status)
+    #expect(statuses == [.failed, .skipped, .skipped])
+  }
+
+  @Test func aServerThatNeverAnswersCostsOnlyTheTimeout() async throws {
+    // A listening socket nobody accepts on: connects succeed, answers never come.
+    let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(listener) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+      }
+    }
+    try #require(bound == 0 && listen(listener, 16) == 0)
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+        getsockname(listener, $0, &length)
+      }
+    }
+    let port = Int(UInt16(bigEndian: address.sin_port))
+    let environment = try DoctorFixture.emptyEnvironment().merging([
+      "VAULT_ADDR": "http://127.0.0.1:\(port)", "VAULT_TOKEN": "root",
+      "PGHOST": "127.0.0.1", "PGPORT": String(port), "PGUSER": "nobody",
+      "REDIS_URL": "redis://127.0.0.1:\(port)/0",
+      "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)", "AWS_ACCESS_KEY_ID": "k",
+      "AWS_SECRET_ACCESS_KEY": "s",
+    ]) { $1 }
+    let clock = ContinuousClock()
+    let started = clock.now
+    let report = await Checkup(environment: environment, timeout: .seconds(2)).run()
+    let elapsed = clock.now - started
+    // The wall-clock bound is loose: other suites' blocking calls share this process's
+    // threads. The binary's own timing is asserted in CLITests; here, that the deadline's
+    // line is what stopped the checks (the S3 client alone would wait 30 s).
+    #expect(elapsed < .seconds(15), "took \(elapsed)")
+    #expect(report.results.contains { $0.detail == "no answer within 2 s" })
+    #expect(!report.passed)
+    #expect(report.problems.count == 4)
+    for (problem, system) in zip(report.problems, ["Vault", "PostgreSQL", "Redis", "object store"])
+    {
+      #expect(problem.contains(system), "\(problem)")
+    }
+  }
+
+  @Test func aPolicyWithEverythingInPlaceIsGreen() async throws {
+    let fixture = try await DoctorFixture.make()
+    let seeded = try fixture.seedPolicyTargets()
+    let policy = try RotationPolicy.parse(seeded.policy, file: "doctor.yaml")
+    let report = await Checkup(
+      environment: fixture.environment, policy: policy, timeout: .seconds(15)
+    ).run()
+    #expect(report.problems == [])
+    let names = Set(report.results.map(\.name))
+    for expected in [
+      "Vault secret mount", "Vault live secret", "Vault secret access", "Vault staging access",
+      "Vault lock cleanup", "PostgreSQL rights", "PostgreSQL own login",
+      "PostgreSQL role \(seeded.role)", "PostgreSQL database postgres", "Redis access sess:*",
+      "kubectl can-i patch deployments (\(seeded.namespace))",
+      "kubectl can-i patch secrets (\(seeded.namespace))",
+      "deployment web (\(seeded.namespace))",
+    ] {
+      #expect(names.contains(expected), "missing \(expected)")
+    }
+  }
+
+  @Test func aPolicyReportsEachMissingRightInItsOwnSentence() async throws {
+    let fixture = try await DoctorFixture.make()
+    let seeded = try fixture.seedPolicyTargets()
+    // Vault: a token that may use the secret and staging, but not delete the lock.
+    let token = try fixture.vault.token(
+      policy: VaultTesting.uniqueName("doctor"),
+      rules: """
+        path "\(seeded.mount)/data/*" { capabilities = ["create", "read", "update"] }
+        path "\(seeded.mount)/metadata/lockstep/staging/*" { capabilities = ["delete"] }
+        """)
+    // Redis: an ACL user that may SCAN but not UNLINK.
+    let user = "doctor\(UInt32.random(in: 0...UInt32.max))"
+    try fixture.redisCLI("ACL", "SETUSER", user, "on", ">doctor-pw", "~*", "+ping", "+scan")
+    // Kubernetes: Secrets may not be patched in the target namespace.
+    try fixture.kubernetes.deny(verb: "patch", resource: "secrets", namespace: seeded.namespace)
+    let text = DoctorFixture.policy(
+      secret: "\(seeded.mount)/app/prod", role: "missing_role_\(user)",
+      namespace: seeded.namespace, deployment: "nowhere", redisVariable: "APP_REDIS_URL")
+    let tokenText = try #require(token.unsafeUTF8String())
+    var environment = fixture.environment
+    environment["VAULT_TOKEN"] = tokenText
+    environment["APP_REDIS_URL"] = "redis://\(user):doctor-pw@127.0.0.1:\(fixture.redis.port)/0"
+    let report = await Checkup(
+      environment: environment, policy: try RotationPolicy.parse(text, file: "p.yaml"),
+      timeout: .seconds(15)
+    ).run()
+    #expect(!report.passed)
+    let problems = report.problems
+    func expectProblem(_ fragment: String) {
+      #expect(problems.contains { $0.contains(fragment) }, "no problem mentions \(fragment)")
+    }
+    expectProblem("may not delete \(seeded.mount)/metadata/lockstep/locks/app/prod")
+    expectProblem("PostgreSQL role \"missing_role_\(user)\" named by the policy does not exist")
+    expectProblem("may not UNLINK keys matching 'sess:*'")
+    expectProblem("kubectl may not patch secrets in namespace \(seeded.namespace)")
+    expectProblem("\"nowhere\" was not found in namespace \"\(seeded.namespace)\"")
+    #expect(problems.count == 5, "\(problems)")
+    #expect(!problems.joined().contains("doctor-pw"))
+    #expect(!problems.joined().contains(tokenText))
+  }
+
+  @Test func aPolicyMustNotRotateLockstepsOwnLogin() async throws {
+    let fixture = try await DoctorFixture.make()
+    let seeded = try fixture.seedPolicyTargets()
+    let text = DoctorFixture.policy(
+      secret: "\(seeded.mount)/app/prod", role: "postgres", namespace: seeded.namespace,
+      deployment: "web")
+    let report = await Checkup(
+      environment: fixture.environment, policy: try RotationPolicy.parse(text, file: "p.yaml"),
+      timeout: .seconds(15)
+    ).run()
+    #expect(report.problems.count == 1)
+    #expect(report.problems.first?.contains("the role Lockstep itself logs in as") == true)
+    #expect(report.results.first { $0.name == "PostgreSQL own login" }?.status == .failed)
+  }
+
+  @Test func policyTargetsAreCheckedEvenWhenTheirVariableIsUnset() async throws {
+    let fixture = try await DoctorFixture.make()
+    let seeded = try fixture.seedPolicyTargets()
+    let text = DoctorFixture.policy(
+      secret: "\(seeded.mount)/app/prod", role: seeded.role, namespace: seeded.namespace,
+      deployment: "web", redisVariable: "UNSET_REDIS_URL")
+    let report = await Checkup(
+      environment: fixture.environment, policy: try RotationPolicy.parse(text, file: "p.yaml"),
+      timeout: .seconds(15)
+    ).run()
+    #expect(
+      report.problems == [
+        "The policy's Redis target reads its URL from $UNSET_REDIS_URL, which is not set."
+      ])
+  }
+
+  @Test func jsonCarriesEveryLineAndTheVerdict() throws {
+    let report = CheckupReport(results: [
+      .passed("Vault", "Vault reachable", "http://127.0.0.1:8200 answers"),
+      .failed("Redis", "Redis PING", "refused", problem: "Redis at 127.0.0.1:6379 refused."),
+      .skipped("S3", "S3", "not configured"),
+    ])
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+    #expect(object["ok"] as? Bool == false)
+    let checks = try #require(object["checks"] as? [[String: Any]])
+    #expect(checks.map { $0["status"] as? String } == ["passed", "failed", "skipped"])
+    #expect(checks[1]["problem"] as? String == "Redis at 127.0.0.1:6379 refused.")
+    #expect(checks[0]["problem"] == nil)
+    #expect(report.lines().map { $0.prefix(1) } == ["✔", "✘", "–"])
+  }
+}
