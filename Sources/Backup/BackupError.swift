@@ -1,0 +1,53 @@
+import LockstepCore
+
+/// What went wrong in a backup workflow, as the one sentence a user sees. Never holds a
+/// secret value; paths and key names only.
+public enum BackupError: LockstepError, Equatable {
+  case noRecipients
+  case transitOnly
+  case invalidRecipient(String)
+  case emptyRetentionPolicy
+  case notABackup(String)
+  case manifestMismatch(String)
+  case destinationExists(String)
+  case uploadVerificationFailed(String)
+  case io(String)
+  case invalidResponse(path: String)
+  case usage(String)
+
+  public var description: String {
+    switch self {
+    case .noRecipients:
+      "A backup needs at least one --recipient (lockstep1… from `lockstep keygen`) or a --passphrase-file."
+    case .transitOnly:
+      "Refusing a backup whose only recipients are Vault Transit keys: restoring it would need the very Vault it backs up; add an X25519 recipient or a passphrase."
+    case .invalidRecipient(let text):
+      "'\(text)' is not a recipient: expected lockstep1… or vault-transit:MOUNT/KEY."
+    case .emptyRetentionPolicy:
+      "Refusing to prune with an empty policy (it would delete every backup): give at least one --keep-* option."
+    case .notABackup(let reason):
+      "The file decrypted but is not a lockstep Vault backup: \(reason)."
+    case .manifestMismatch(let reason):
+      "The backup's manifest does not match its contents: \(reason)."
+    case .destinationExists(let name):
+      "\(name) already exists; refusing to overwrite a backup."
+    case .uploadVerificationFailed(let url):
+      "The uploaded object \(url) did not read back identical; the temporary object was removed and nothing was committed."
+    case .io(let sentence):
+      sentence
+    case .invalidResponse(let path):
+      "Vault's answer for \(path) could not be understood."
+    case .usage(let sentence):
+      sentence
+    }
+  }
+
+  public var exitStatus: ExitStatus {
+    switch self {
+    case .noRecipients, .transitOnly, .invalidRecipient, .emptyRetentionPolicy, .usage: .usage
+    case .notABackup: .dataError
+    case .manifestMismatch, .uploadVerificationFailed: .mismatch
+    case .destinationExists, .io, .invalidResponse: .failure
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import HTTP
+import LockstepCore
+
+/// What went wrong talking to a bucket, as the one sentence a user can act on. Never holds
+/// a secret key or a session token; the store's own error code and message are quoted.
+public enum ObjectStoreError: LockstepError, Equatable {
+  case invalidURL(String)
+  case missingCredentials(String)
+  case accessDenied(url: String, operation: String, detail: String)
+  case badCredentials(endpoint: String, code: String)
+  case noSuchBucket(String)
+  case noSuchKey(String)
+  case unreachable(endpoint: String, cause: HTTPError)
+  case server(status: Int, url: String, detail: String)
+  case invalidResponse(url: String, detail: String)
+
+  public var description: String {
+    switch self {
+    case .invalidURL(let text):
+      "'\(Redaction.url(text))' is not an object-store URL (expected s3://bucket/prefix or gs://bucket/prefix)."
+    case .missingCredentials(let sentence):
+      sentence
+    case .accessDenied(let url, let operation, let detail):
+      "Access denied: the credentials may not \(operation) \(url)\(Self.quote(detail))."
+    case .badCredentials(let endpoint, let code):
+      "\(endpoint) refused the credentials (\(code)): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN."
+    case .noSuchBucket(let bucket):
+      "The bucket \(bucket) does not exist."
+    case .noSuchKey(let url):
+      "No object at \(url)."
+    case .unreachable(let endpoint, let cause):
+      "Cannot reach the object store at \(endpoint): \(cause.description)"
+    case .server(let status, let url, let detail):
+      "The object store answered \(status) for \(url)\(Self.quote(detail))."
+    case .invalidResponse(let url, let detail):
+      "The object store's answer for \(url) could not be understood: \(detail)."
+    }
+  }
+
+  public var exitStatus: ExitStatus {
+    switch self {
+    case .invalidURL, .missingCredentials: .usage
+    case .accessDenied, .badCredentials: .noPermission
+    case .noSuchBucket, .noSuchKey, .server, .invalidResponse: .failure
+    case .unreachable: .unavailable
+    }
+  }
+
+  private static func quote(_ detail: String) -> String {
+    detail.isEmpty ? "" : " (\(detail))"
+  }
+}

@@ -1,0 +1,310 @@
+import ArgumentParser
+import Backup
+import Envelope
+import Foundation
+import LockstepCore
+import Vault
+
+extension Lockstep {
+  /// Encrypted Vault backups: create, verify, list, prune, rewrap (docs/backup.md).
+  struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      commandName: "backup",
+      abstract: "Encrypted, verifiable Vault KV backups to directories, S3 and GCS.",
+      discussion: "Procedures and the payload format: docs/backup.md. Exit codes: docs/cli.md.",
+      subcommands: [Create.self, Verify.self, List.self, Prune.self, Rewrap.self])
+  }
+}
+
+/// How a command opens a backup: identity files, a passphrase file, an expected signer.
+struct BackupKeyOptions: ParsableArguments {
+  @Option(
+    name: .customLong("identity"), help: "An identity file from `lockstep keygen`; repeatable.")
+  var identities: [String] = []
+
+  @Option(help: "A file whose first line is the backup passphrase.")
+  var passphraseFile: String?
+
+  @Option(help: "Require a signature by this key (lockstepsig1… or a key file).")
+  var verifyKey: String?
+
+  @Flag(help: "Also try Vault Transit stanzas through VAULT_ADDR (the backed-up Vault).")
+  var transit = false
+
+  func validate() throws {
+    if identities.isEmpty && passphraseFile == nil && !transit {
+      throw ValidationError("give an --identity file or a --passphrase-file")
+    }
+  }
+
+  func opener() throws -> BackupOpener {
+    var list: [Identity] = try identities.flatMap { try KeyFile.readIdentities(path: $0) }.map {
+      .x25519($0)
+    }
+    if let passphraseFile {
+      list.append(.passphrase(try KeyFile.readPassphrase(path: passphraseFile)))
+    }
+    return BackupOpener(
+      identities: list, expectedSigner: try verifyKey.map { try KeyFile.readSigningPublicKey($0) },
+      transitVault: transit ? try VaultClient.fromEnvironment() : nil)
+  }
+}
+
+enum JSONOutput {
+  static func print(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    Terminal.out(String(decoding: try encoder.encode(value), as: UTF8.self))
+  }
+}
+
+extension Lockstep.BackupCommand {
+  struct Create: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Back up KV secrets into an encrypted file in each destination.",
+      discussion: """
+        Reads VAULT_ADDR/VAULT_TOKEN (policy: policies/vault/lockstep-backup.hcl), S3 from
+        AWS_* variables, GCS from GOOGLE_OAUTH_ACCESS_TOKEN or STORAGE_EMULATOR_HOST.
+        A backup appears under its final name only when complete (and, remotely, read back).
+        """)
+
+    @Option(name: .customLong("mount"), help: "A KV mount to back up; repeatable.")
+    var mounts: [String] = []
+
+    @Option(help: "Only paths below this folder of each mount (e.g. aura/).")
+    var prefix: String = ""
+
+    @Option(
+      name: .customLong("to"),
+      help: "A directory, s3://bucket/prefix or gs://bucket/prefix; repeatable.")
+    var destinations: [String] = []
+
+    @Option(
+      name: .customLong("recipient"), help: "lockstep1… or vault-transit:MOUNT/KEY; repeatable.")
+    var recipients: [String] = []
+
+    @Option(help: "A file whose first line is a passphrase that also opens the backup.")
+    var passphraseFile: String?
+
+    @Option(help: "An Ed25519 signing key file to sign the backup with.")
+    var signKey: String?
+
+    @Flag(help: "Every KV v2 version with its metadata, including deleted and destroyed ones.")
+    var allVersions = false
+
+    @Option(help: "Write a Prometheus textfile here (for node_exporter's textfile collector).")
+    var metricsFile: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+      if mounts.isEmpty { throw ValidationError("give at least one --mount") }
+      if destinations.isEmpty { throw ValidationError("give at least one --to") }
+    }
+
+    func run() async throws {
+      let started = Date()
+      do {
+        let passphrase = try passphraseFile.map { try KeyFile.readPassphrase(path: $0) }
+        let creator = BackupCreator(
+          scope: .init(mounts: mounts, prefix: prefix, allVersions: allVersions),
+          recipients: try BackupRecipients(parsing: recipients, passphrase: passphrase),
+          signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) },
+          destinations: try destinations.map { try BackupDestination.parse($0) })
+        try creator.recipients.validate()
+        let result = try await creator.run(vault: try VaultClient.fromEnvironment(), now: started)
+        if let metricsFile { try BackupMetrics.writeSuccess(result, at: Date(), to: metricsFile) }
+        if json {
+          try JSONOutput.print(result)
+        } else {
+          for location in result.locations { Terminal.out(location) }
+          FileHandle.standardError.write(
+            Data(
+              ("backed up \(result.paths) secrets (\(result.versions) versions, \(result.bytes) bytes) in \(String(format: "%.2f", result.durationSeconds)) s\n")
+                .utf8))
+        }
+      } catch {
+        if let metricsFile { try? BackupMetrics.writeFailure(at: Date(), to: metricsFile) }
+        throw error
+      }
+    }
+  }
+
+  struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Check a backup's authenticity, integrity and manifest (no Vault needed).",
+      discussion: """
+        Exit 0 when it checks out; 2 when altered, truncated or the manifest disagrees; 77
+        when no key opens it; 65 when it is not a backup. --restore-test also restores it into
+        a temporary mount (needs VAULT_ADDR/VAULT_TOKEN with lockstep-restore-test.hcl's
+        rights), compares every secret and removes the mount.
+        """)
+
+    @Argument(help: "A backup file or s3://…/gs://… object URL.")
+    var backup: String
+
+    @OptionGroup var keys: BackupKeyOptions
+
+    @Flag(help: "Restore into a temporary mount, compare secret by secret, remove it.")
+    var restoreTest = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+      let bytes = try await BackupDestination.read(backup)
+      var (report, payload) = try await BackupVerifier(opener: try keys.opener()).verify(bytes)
+      if restoreTest {
+        report.restoreTest = try await BackupVerifier.restoreTest(
+          payload, vault: try VaultClient.fromEnvironment())
+      }
+      if json {
+        try JSONOutput.print(report)
+      } else {
+        Terminal.out(
+          "\(backup): OK — \(report.paths) secrets, \(report.versions) versions, created \(report.created) from \(report.vaultAddress)"
+            + (report.signer.map { ", signed by \($0)" } ?? ""))
+        if let test = report.restoreTest {
+          Terminal.out(
+            "restore test: \(test.compared) compared in \(test.mounts.joined(separator: ", ")), \(test.mismatches.count) mismatches, mount removed"
+          )
+        }
+      }
+      if let test = report.restoreTest, !test.mismatches.isEmpty {
+        for path in test.mismatches { Terminal.error("restored differently: \(path)") }
+        throw ExitCode(ExitStatus.mismatch.rawValue)
+      }
+    }
+  }
+
+  struct List: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "List the backups in a destination, newest first.")
+
+    @Argument(help: "A directory, s3://bucket/prefix or gs://bucket/prefix.")
+    var destination: String
+
+    @Flag(help: "Print the list as JSON.")
+    var json = false
+
+    func run() async throws {
+      let entries = try await BackupDestination.parse(destination).list()
+      if json {
+        try JSONOutput.print(entries.map(BackupListing.init))
+      } else {
+        for entry in entries {
+          Terminal.out("\(BackupName.iso8601(entry.date))  \(entry.size)  \(entry.location)")
+        }
+      }
+    }
+  }
+
+  struct Prune: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Delete backups a retention policy does not keep (restic's --keep-* semantics).",
+      discussion: "An empty policy is refused. With --dry-run nothing is deleted.")
+
+    @Argument(help: "A directory, s3://bucket/prefix or gs://bucket/prefix.")
+    var destination: String
+
+    @Option(help: "Keep the N newest backups.") var keepLast = 0
+    @Option(help: "Keep the newest backup of each of the last N hours.") var keepHourly = 0
+    @Option(help: "Keep the newest backup of each of the last N days.") var keepDaily = 0
+    @Option(help: "Keep the newest backup of each of the last N weeks.") var keepWeekly = 0
+    @Option(help: "Keep the newest backup of each of the last N months.") var keepMonthly = 0
+
+    @Flag(help: "Show what would be deleted; delete nothing.")
+    var dryRun = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() async throws {
+      let policy = RetentionPolicy(
+        last: keepLast, hourly: keepHourly, daily: keepDaily, weekly: keepWeekly,
+        monthly: keepMonthly)
+      if policy.isEmpty { throw BackupError.emptyRetentionPolicy }
+      let target = try BackupDestination.parse(destination)
+      let (keep, remove) = try policy.apply(try await target.list())
+      if !dryRun { for entry in remove { try await target.delete(entry) } }
+      if json {
+        try JSONOutput.print(
+          PruneListing(
+            kept: keep.map(\.location), removed: remove.map(\.location), dryRun: dryRun))
+      } else {
+        for entry in keep { Terminal.out("keep    \(entry.location)") }
+        for entry in remove {
+          Terminal.out((dryRun ? "would remove " : "remove  ") + entry.location)
+        }
+      }
+    }
+  }
+
+  struct Rewrap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract: "Change who can open a backup without re-encrypting its payload.",
+      discussion: """
+        --add-recipient keeps every existing recipient; --recipient replaces them all (the
+        way to remove one, since X25519 stanzas do not name their recipient).
+        """)
+
+    @Argument(help: "A backup file or s3://…/gs://… object URL (replaced in place).")
+    var backup: String
+
+    @OptionGroup var keys: BackupKeyOptions
+
+    @Option(name: .customLong("add-recipient"), help: "A lockstep1… recipient to add; repeatable.")
+    var added: [String] = []
+
+    @Option(name: .customLong("recipient"), help: "The complete new recipient set; repeatable.")
+    var replacement: [String] = []
+
+    @Option(help: "With --recipient: a passphrase file that also opens the result.")
+    var newPassphraseFile: String?
+
+    func validate() throws {
+      if added.isEmpty == replacement.isEmpty {
+        throw ValidationError("give either --add-recipient or --recipient")
+      }
+    }
+
+    func run() async throws {
+      let bytes = try await BackupDestination.read(backup)
+      let passphrase = try newPassphraseFile.map { try KeyFile.readPassphrase(path: $0) }
+      let replace = !replacement.isEmpty
+      let recipients = try BackupRecipients(
+        parsing: replace ? replacement : added, passphrase: passphrase)
+      let opener = try keys.opener()
+      let rewrapped = try BackupRewrap.rewrap(
+        bytes, identities: opener.identities, recipients: recipients, replace: replace)
+      try await BackupDestination.replace(backup, with: rewrapped)
+      Terminal.out(backup)
+    }
+  }
+}
+
+struct BackupListing: Encodable {
+  let name: String
+  let location: String
+  let created: String
+  let size: Int
+
+  init(_ entry: BackupDestination.Entry) {
+    name = entry.name
+    location = entry.location
+    created = BackupName.iso8601(entry.date)
+    size = entry.size
+  }
+}
+
+struct PruneListing: Encodable {
+  let kept: [String]
+  let removed: [String]
+  let dryRun: Bool
+
+  enum CodingKeys: String, CodingKey {
+    case kept, removed
+    case dryRun = "dry_run"
+  }
+}

@@ -1,0 +1,58 @@
+import Crypto
+import Envelope
+import Foundation
+import LockstepCore
+import TestSupport
+import Testing
+
+@testable import Backup
+
+/// The commands end to end through the built binary: a tampered backup is refused by
+/// `backup verify` with exit code 2, an empty prune policy with 64.
+@Suite(
+  "backup commands (binary)",
+  .enabled(if: FileManager.default.isExecutableFile(atPath: Repository.lockstepBinary)))
+struct BackupCLITests {
+  @Test func tamperedBackupIsRefusedByVerify() async throws {
+    let fixture = try await BackupFixture.make()
+    try fixture.put("cli/a", #"{"K":"1"}"#)
+    let directory = try TemporaryDirectory.make(prefix: "lockstep-backup-cli")
+    let identity = try fixture.identityFile(in: directory)
+    var environment = ProcessInfo.processInfo.environment
+    environment["VAULT_ADDR"] = fixture.vaultTesting.address
+    environment["VAULT_TOKEN"] = VaultTesting.rootToken
+    let created = try ChildProcess.run(
+      Repository.lockstepBinary,
+      [
+        "backup", "create", "--mount", fixture.mount, "--to", directory + "/out", "--recipient",
+        fixture.recipientText, "--metrics-file", directory + "/m.prom",
+      ], environment: environment, timeout: .seconds(60))
+    #expect(created.status == 0, "\(created.stderrText)")
+    let file = created.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+    let metrics = try String(contentsOfFile: directory + "/m.prom", encoding: .utf8)
+    #expect(metrics.contains("lockstep_backup_success 1"))
+    #expect(metrics.contains("lockstep_backup_secrets 1"))
+
+    let good = try ChildProcess.run(
+      Repository.lockstepBinary, ["backup", "verify", file, "--identity", identity],
+      environment: environment, timeout: .seconds(60))
+    #expect(good.status == 0, "\(good.stderrText)")
+
+    var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
+    bytes[bytes.count - 20] ^= 0x01
+    let tampered = directory + "/tampered.lsb"
+    try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+    let bad = try ChildProcess.run(
+      Repository.lockstepBinary, ["backup", "verify", tampered, "--identity", identity],
+      environment: environment, timeout: .seconds(60))
+    #expect(bad.status == ExitStatus.mismatch.rawValue)
+    #expect(bad.stderrText.hasPrefix("lockstep: "))
+    #expect(bad.stdoutText.isEmpty)
+
+    let prune = try ChildProcess.run(
+      Repository.lockstepBinary, ["backup", "prune", directory + "/out"],
+      environment: environment, timeout: .seconds(60))
+    #expect(prune.status == ExitStatus.usage.rawValue)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/out").count == 1)
+  }
+}

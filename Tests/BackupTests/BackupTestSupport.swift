@@ -1,0 +1,74 @@
+import Crypto
+import Envelope
+import Foundation
+import LockstepCore
+import TestSupport
+import Vault
+
+@testable import Backup
+
+/// Shared setup for the backup tests: a fresh mount on the shared OpenBao, tokens from the
+/// repository's own policies (with `secret` replaced by the test's mount), a key pair.
+struct BackupFixture {
+  let vaultTesting: VaultTesting
+  let mount: String
+  let root: VaultClient
+  let identity: X25519KeyPair
+
+  var recipient: Recipient { .x25519(publicKey: identity.publicKey) }
+  var recipientText: String { Recipient.encode(x25519PublicKey: identity.publicKey) }
+
+  static func make(version: Int = 2) async throws -> BackupFixture {
+    let testing = try await VaultTesting.shared()
+    let mount = try testing.freshMount(version: version)
+    let root = VaultClient(
+      configuration: VaultConfiguration(
+        address: testing.address, token: SecretBytes(utf8: VaultTesting.rootToken)))
+    return BackupFixture(
+      vaultTesting: testing, mount: mount, root: root, identity: try X25519KeyPair.generate())
+  }
+
+  /// A client whose token holds only `policies/vault/<name>.hcl` for `mounts`.
+  func client(policy name: String, mounts: [String]? = nil) throws -> VaultClient {
+    let text = try String(
+      contentsOfFile: Repository.root + "/policies/vault/\(name).hcl", encoding: .utf8)
+    var rules = ""
+    for target in mounts ?? [mount] {
+      rules += text.replacingOccurrences(of: "\"secret/", with: "\"\(target)/") + "\n"
+    }
+    let token = try vaultTesting.token(
+      policy: VaultTesting.uniqueName(name), rules: rules)
+    return VaultClient(
+      configuration: VaultConfiguration(address: vaultTesting.address, token: token))
+  }
+
+  /// Writes JSON `data` (raw, so nested values stay nested) as a new version.
+  func put(_ path: String, _ json: String) throws {
+    try vaultTesting.call("POST", "\(mount)/data/\(path)", body: "{\"data\":\(json)}")
+  }
+
+  func rawData(_ path: String, mount: String? = nil, version: Int? = nil) throws -> String {
+    let answer = try vaultTesting.call(
+      "GET", "\(mount ?? self.mount)/data/\(path)" + (version.map { "?version=\($0)" } ?? ""))
+    let data = (answer["data"] as? [String: Any])?["data"] ?? NSNull()
+    let bytes = try JSONSerialization.data(withJSONObject: data, options: [.sortedKeys])
+    return String(decoding: bytes, as: UTF8.self)
+  }
+
+  func identityFile(in directory: String) throws -> String {
+    let path = directory + "/identity.txt"
+    let text = KeyFile.identityText(identity)
+    FileManager.default.createFile(
+      atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+    return path
+  }
+}
+
+extension BackupDestination.Entry {
+  static func at(_ iso: String) -> BackupDestination.Entry {
+    let formatter = ISO8601DateFormatter()
+    let date = formatter.date(from: iso)!
+    let name = BackupName.make(date)
+    return .init(name: name, location: name, date: date, size: 1)
+  }
+}
