@@ -1,0 +1,87 @@
+import LockstepCore
+
+/// One header of a request. A secret value (a Vault token, an API key) stays a
+/// `SecretBytes` until the moment libcurl copies it, and libcurl's copy is wiped after the
+/// transfer.
+public struct HTTPHeader: Sendable {
+  public enum Value: Sendable {
+    case text(String)
+    case secret(SecretBytes)
+  }
+
+  public let name: String
+  public let value: Value
+
+  public init(_ name: String, _ value: String) {
+    self.name = name
+    self.value = .text(value)
+  }
+
+  public init(_ name: String, secret: SecretBytes) {
+    self.name = name
+    self.value = .secret(secret)
+  }
+}
+
+/// A request body. `.secret` lets a body holding secret values go to libcurl without ever
+/// being a `String` or an un-wiped array.
+public enum HTTPBody: Sendable {
+  case empty
+  case bytes([UInt8])
+  case secret(SecretBytes)
+
+  public static func text(_ string: String) -> HTTPBody { .bytes(Array(string.utf8)) }
+
+  public var isEmpty: Bool {
+    switch self {
+    case .empty: true
+    case .bytes(let bytes): bytes.isEmpty
+    case .secret(let secret): secret.isEmpty
+    }
+  }
+
+  func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    switch self {
+    case .empty: try body(UnsafeRawBufferPointer(start: nil, count: 0))
+    case .bytes(let bytes): try bytes.withUnsafeBytes(body)
+    case .secret(let secret): try secret.withUnsafeBytes(body)
+    }
+  }
+}
+
+/// User name and password for HTTP authentication or, with `awsSigV4`, the access key id
+/// and secret access key libcurl signs with.
+public struct HTTPCredentials: Sendable {
+  public let user: String
+  public let password: SecretBytes
+
+  public init(user: String, password: SecretBytes) {
+    self.user = user
+    self.password = password
+  }
+}
+
+public struct HTTPRequest: Sendable {
+  public var method: HTTPMethod
+  public var url: String
+  public var headers: [HTTPHeader]
+  public var body: HTTPBody
+  /// Overrides the client's total timeout for this request.
+  public var timeout: Duration?
+  /// libcurl's `CURLOPT_AWS_SIGV4` provider string, e.g. `aws:amz:us-east-1:s3`. With it,
+  /// `credentials` are the access key pair. Callers must set `x-amz-content-sha256`
+  /// themselves (libcurl 7.88 signs it as the payload hash) and give a canonical query.
+  public var awsSigV4: String?
+  public var credentials: HTTPCredentials?
+
+  public init(
+    _ method: HTTPMethod, _ url: String, headers: [HTTPHeader] = [], body: HTTPBody = .empty,
+    timeout: Duration? = nil
+  ) {
+    self.method = method
+    self.url = url
+    self.headers = headers
+    self.body = body
+    self.timeout = timeout
+  }
+}

@@ -1,0 +1,305 @@
+import HTTP
+import LockstepCore
+
+/// A parsed JSON document that points into the bytes it was parsed from instead of copying
+/// strings out of them.
+///
+/// Vault answers a read with the secret values inside JSON; `JSONSerialization` would turn
+/// each one into a `String` that cannot be wiped. Here a string is a byte range, and the
+/// caller decides whether it becomes a `String` (keys, versions, metadata) or goes straight
+/// into a `SecretBytes` (values). Valid only inside the `withUnsafeBytes` scope it was
+/// parsed in.
+indirect enum JSONNode {
+  case object([(key: String, value: JSONNode)])
+  case array([JSONNode])
+  /// The raw bytes between the quotes, escapes not yet decoded.
+  case string(Range<Int>)
+  case number(Range<Int>)
+  case bool(Bool)
+  case null
+
+  subscript(key: String) -> JSONNode? {
+    guard case .object(let members) = self else { return nil }
+    return members.last(where: { $0.key == key })?.value
+  }
+
+  var isNull: Bool {
+    if case .null = self { return true }
+    return false
+  }
+
+  /// The span of this value in the source, for values kept as raw JSON text.
+  func text(in bytes: UnsafeRawBufferPointer) -> String? {
+    switch self {
+    case .string(let range):
+      let buffer = SecretBuffer(capacity: range.count)
+      JSONParser.unescape(bytes, range, into: buffer)
+      return buffer.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    case .number(let range):
+      return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+    case .bool(let value): return value ? "true" : "false"
+    default: return nil
+    }
+  }
+
+  func int(in bytes: UnsafeRawBufferPointer) -> Int? {
+    switch self {
+    case .number: return text(in: bytes).flatMap { Int($0) ?? Double($0).map { Int($0) } }
+    case .string: return text(in: bytes).flatMap { Int($0) }
+    default: return nil
+    }
+  }
+
+  var bool: Bool? {
+    if case .bool(let value) = self { return value }
+    return nil
+  }
+
+  func strings(in bytes: UnsafeRawBufferPointer) -> [String] {
+    guard case .array(let items) = self else { return [] }
+    return items.compactMap { $0.text(in: bytes) }
+  }
+
+  func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
+    guard case .object(let members) = self else { return [:] }
+    var result: [String: String] = [:]
+    for (key, value) in members { result[key] = value.text(in: bytes) }
+    return result
+  }
+
+  /// The value as secret bytes: a string decoded, anything else as its JSON text. The
+  /// bytes go from the response buffer to the secret without an intermediate `String`.
+  func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
+    let buffer = SecretBuffer(capacity: span.count)
+    if case .string(let range) = self {
+      JSONParser.unescape(bytes, range, into: buffer)
+    } else {
+      buffer.append(UnsafeRawBufferPointer(rebasing: bytes[span]))
+    }
+    return buffer.takeSecret()
+  }
+}
+
+/// A strict RFC 8259 parser over raw bytes producing `JSONNode`s. Object members also keep
+/// the span of each value so that non-string secret values can be kept as their JSON text.
+struct JSONParser {
+  struct Malformed: Error {}
+
+  let bytes: UnsafeRawBufferPointer
+  private var index = 0
+  private(set) var spans: [Range<Int>] = []
+
+  init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+  static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONNode {
+    var parser = JSONParser(bytes)
+    parser.skipWhitespace()
+    let node = try parser.value(depth: 0)
+    parser.skipWhitespace()
+    guard parser.index == bytes.count else { throw Malformed() }
+    return node
+  }
+
+  /// Members of the object at the top of `bytes`'s sub-document with the byte span of each
+  /// value (used for the secret data object).
+  static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
+    -> [(key: String, node: JSONNode, span: Range<Int>)]
+  {
+    var parser = JSONParser(bytes)
+    parser.index = object.lowerBound
+    parser.skipWhitespace()
+    guard parser.peek == UInt8(ascii: "{") else { throw Malformed() }
+    parser.index += 1
+    var result: [(key: String, node: JSONNode, span: Range<Int>)] = []
+    parser.skipWhitespace()
+    if parser.peek == UInt8(ascii: "}") { return result }
+    while true {
+      parser.skipWhitespace()
+      guard case .string(let keyRange) = try parser.value(depth: 1) else { throw Malformed() }
+      let key = JSONNode.string(keyRange).text(in: bytes) ?? ""
+      parser.skipWhitespace()
+      try parser.expect(UInt8(ascii: ":"))
+      parser.skipWhitespace()
+      let start = parser.index
+      let node = try parser.value(depth: 1)
+      result.append((key, node, start..<parser.index))
+      parser.skipWhitespace()
+      if parser.peek == UInt8(ascii: ",") {
+        parser.index += 1
+        continue
+      }
+      try parser.expect(UInt8(ascii: "}"))
+      return result
+    }
+  }
+
+  /// The span of the value reached by following `keys` from the root.
+  static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<Int>? {
+    var parser = JSONParser(bytes)
+    parser.skipWhitespace()
+    var start = parser.index
+    _ = try parser.value(depth: 0)
+    var range = start..<parser.index
+    for key in keys {
+      guard let members = try? memberSpans(bytes, object: range),
+        let member = members.last(where: { $0.key == key })
+      else { return nil }
+      start = member.span.lowerBound
+      range = member.span
+    }
+    return range
+  }
+
+  private var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+  private mutating func expect(_ byte: UInt8) throws {
+    guard peek == byte else { throw Malformed() }
+    index += 1
+  }
+
+  private mutating func skipWhitespace() {
+    while let byte = peek, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+      index += 1
+    }
+  }
+
+  private mutating func literal(_ text: StaticString, _ node: JSONNode) throws -> JSONNode {
+    let count = text.utf8CodeUnitCount
+    guard index + count <= bytes.count else { throw Malformed() }
+    for offset in 0..<count where bytes[index + offset] != text.utf8Start[offset] {
+      throw Malformed()
+    }
+    index += count
+    return node
+  }
+
+  private mutating func value(depth: Int) throws -> JSONNode {
+    guard depth < 512, let byte = peek else { throw Malformed() }
+    switch byte {
+    case UInt8(ascii: "{"):
+      index += 1
+      var members: [(key: String, value: JSONNode)] = []
+      skipWhitespace()
+      if peek == UInt8(ascii: "}") {
+        index += 1
+        return .object(members)
+      }
+      while true {
+        skipWhitespace()
+        guard case .string(let keyRange) = try value(depth: depth + 1) else { throw Malformed() }
+        skipWhitespace()
+        try expect(UInt8(ascii: ":"))
+        skipWhitespace()
+        let member = try value(depth: depth + 1)
+        members.append((JSONNode.string(keyRange).text(in: bytes) ?? "", member))
+        skipWhitespace()
+        if peek == UInt8(ascii: ",") {
+          index += 1
+          continue
+        }
+        try expect(UInt8(ascii: "}"))
+        return .object(members)
+      }
+    case UInt8(ascii: "["):
+      index += 1
+      var items: [JSONNode] = []
+      skipWhitespace()
+      if peek == UInt8(ascii: "]") {
+        index += 1
+        return .array(items)
+      }
+      while true {
+        skipWhitespace()
+        items.append(try value(depth: depth + 1))
+        skipWhitespace()
+        if peek == UInt8(ascii: ",") {
+          index += 1
+          continue
+        }
+        try expect(UInt8(ascii: "]"))
+        return .array(items)
+      }
+    case UInt8(ascii: "\""):
+      index += 1
+      let start = index
+      while let current = peek, current != UInt8(ascii: "\"") {
+        guard current >= 0x20 else { throw Malformed() }
+        index += current == UInt8(ascii: "\\") ? 2 : 1
+      }
+      guard peek == UInt8(ascii: "\"") else { throw Malformed() }
+      index += 1
+      return .string(start..<(index - 1))
+    case UInt8(ascii: "t"): return try literal("true", .bool(true))
+    case UInt8(ascii: "f"): return try literal("false", .bool(false))
+    case UInt8(ascii: "n"): return try literal("null", .null)
+    default:
+      let start = index
+      while let current = peek,
+        (current >= UInt8(ascii: "0") && current <= UInt8(ascii: "9"))
+          || current == UInt8(ascii: "-") || current == UInt8(ascii: "+")
+          || current == UInt8(ascii: ".") || current == UInt8(ascii: "e")
+          || current == UInt8(ascii: "E")
+      {
+        index += 1
+      }
+      guard index > start else { throw Malformed() }
+      return .number(start..<index)
+    }
+  }
+
+  /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8).
+  static func unescape(
+    _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into buffer: SecretBuffer
+  ) {
+    var index = range.lowerBound
+    func hex(_ at: Int) -> UInt32? {
+      guard at + 4 <= range.upperBound else { return nil }
+      var value: UInt32 = 0
+      for offset in 0..<4 {
+        let byte = bytes[at + offset]
+        let digit: UInt8
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+        value = value << 4 | UInt32(digit)
+      }
+      return value
+    }
+    while index < range.upperBound {
+      let byte = bytes[index]
+      guard byte == UInt8(ascii: "\\"), index + 1 < range.upperBound else {
+        buffer.append(byte)
+        index += 1
+        continue
+      }
+      let escaped = bytes[index + 1]
+      index += 2
+      switch escaped {
+      case UInt8(ascii: "n"): buffer.append(0x0A)
+      case UInt8(ascii: "t"): buffer.append(0x09)
+      case UInt8(ascii: "r"): buffer.append(0x0D)
+      case UInt8(ascii: "b"): buffer.append(0x08)
+      case UInt8(ascii: "f"): buffer.append(0x0C)
+      case UInt8(ascii: "u"):
+        guard var scalar = hex(index) else { break }
+        index += 4
+        if scalar >= 0xD800 && scalar < 0xDC00, index + 6 <= range.upperBound,
+          bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u"),
+          let low = hex(index + 2), low >= 0xDC00 && low < 0xE000
+        {
+          scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+          index += 6
+        }
+        appendUTF8(Unicode.Scalar(scalar) ?? "\u{FFFD}", to: buffer)
+      default: buffer.append(escaped)
+      }
+    }
+  }
+
+  private static func appendUTF8(_ scalar: Unicode.Scalar, to buffer: SecretBuffer) {
+    for unit in UTF8.encode(scalar)! { buffer.append(unit) }
+  }
+}

@@ -1,0 +1,59 @@
+import HTTP
+import LockstepCore
+
+/// Writes JSON request bodies straight into a wiping buffer, so a secret value goes from
+/// its `SecretBytes` to the bytes libcurl sends without ever being a `String`.
+struct JSONWriter {
+  let buffer = SecretBuffer(capacity: 256)
+
+  func string(_ value: String) {
+    var copy = value
+    copy.withUTF8 { escape(UnsafeRawBufferPointer($0)) }
+  }
+
+  func string(_ value: SecretBytes) {
+    value.withUnsafeBytes { escape($0) }
+  }
+
+  func raw(_ text: StaticString) { buffer.append(text) }
+  func raw(text: String) { buffer.append(text: text) }
+
+  func key(_ name: String) {
+    string(name)
+    buffer.append(UInt8(ascii: ":"))
+  }
+
+  /// `{"k":v,...}` with a closure writing each value.
+  func object<Element>(_ items: [Element], _ body: (Element) -> Void) {
+    buffer.append(UInt8(ascii: "{"))
+    for (offset, item) in items.enumerated() {
+      if offset > 0 { buffer.append(UInt8(ascii: ",")) }
+      body(item)
+    }
+    buffer.append(UInt8(ascii: "}"))
+  }
+
+  func comma() { buffer.append(UInt8(ascii: ",")) }
+
+  func finish() -> SecretBytes { buffer.takeSecret() }
+
+  private func escape(_ bytes: UnsafeRawBufferPointer) {
+    buffer.append(UInt8(ascii: "\""))
+    let digits: StaticString = "0123456789abcdef"
+    for byte in bytes {
+      switch byte {
+      case UInt8(ascii: "\""): buffer.append("\\\"")
+      case UInt8(ascii: "\\"): buffer.append("\\\\")
+      case 0x0A: buffer.append("\\n")
+      case 0x0D: buffer.append("\\r")
+      case 0x09: buffer.append("\\t")
+      case 0..<0x20:
+        buffer.append("\\u00")
+        buffer.append(digits.utf8Start[Int(byte >> 4)])
+        buffer.append(digits.utf8Start[Int(byte & 0x0F)])
+      default: buffer.append(byte)
+      }
+    }
+    buffer.append(UInt8(ascii: "\""))
+  }
+}

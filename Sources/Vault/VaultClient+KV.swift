@@ -1,0 +1,385 @@
+import Foundation
+import HTTP
+import LockstepCore
+
+/// A caller's `mount/path` resolved against its mount.
+struct KVPath: Sendable {
+  let mount: VaultMount
+  /// Below the mount, without leading or trailing slash.
+  let relative: String
+
+  var display: String { mount.path + relative }
+
+  /// The API path for a KV v2 `segment` (`data`, `metadata`, `delete`, …), or the plain path
+  /// on KV v1.
+  func api(_ segment: String) -> String {
+    guard mount.kvVersion == 2 else { return mount.path + relative }
+    return mount.path + segment + (relative.isEmpty ? "" : "/" + relative)
+  }
+}
+
+extension VaultClient {
+  // MARK: - Public KV API
+
+  /// Reads the latest version, or `version` on KV v2.
+  public func read(_ path: String, version: Int? = nil) async throws -> VaultSecret {
+    try await onPool { client in try self.read(client, path, version: version) }
+  }
+
+  /// Writes the whole secret (keys not in `data` are gone in the new version). With `cas`,
+  /// the write succeeds only if the current version is `cas` (0: only if absent).
+  /// Returns the new version (nil on KV v1).
+  @discardableResult
+  public func write(_ path: String, _ data: SecretMap, cas: Int? = nil) async throws -> Int? {
+    try await onPool { client in try self.write(client, path, data, cas: cas) }
+  }
+
+  /// Changes the keys in `data`, removes `removing`, and keeps every other key.
+  ///
+  /// KV v2: a JSON merge-patch (`PATCH`, `application/merge-patch+json`); where the server
+  /// or the token's policy does not allow PATCH, a read-modify-write with `cas` set to the
+  /// version read, so a concurrent writer makes this fail instead of being overwritten.
+  /// KV v1 has no versions: the read-modify-write there is not protected.
+  @discardableResult
+  public func patch(_ path: String, _ data: SecretMap, removing: [String] = [], cas: Int? = nil)
+    async throws -> Int?
+  {
+    try await onPool { client in
+      try self.patch(client, path, data, removing: removing, cas: cas)
+    }
+  }
+
+  /// Names directly under `path`; folders end with `/`. Empty when nothing is there.
+  public func list(_ path: String) async throws -> [String] {
+    try await onPool { client in try self.list(client, path) }
+  }
+
+  /// KV v2 metadata: versions, custom metadata, deletion state.
+  public func metadata(_ path: String) async throws -> VaultMetadata {
+    try await onPool { client in try self.metadata(client, path) }
+  }
+
+  /// Sets KV v2 metadata; nil leaves a setting as it is.
+  public func writeMetadata(
+    _ path: String, maxVersions: Int? = nil, casRequired: Bool? = nil,
+    customMetadata: [String: String]? = nil
+  ) async throws {
+    try await onPool { client in
+      let kv = try self.resolveKV(client, path, needsVersion2: true)
+      let writer = JSONWriter()
+      var fields: [(String, (JSONWriter) -> Void)] = []
+      if let maxVersions { fields.append(("max_versions", { $0.raw(text: String(maxVersions)) })) }
+      if let casRequired {
+        fields.append(("cas_required", { $0.raw(text: casRequired ? "true" : "false") }))
+      }
+      if let customMetadata {
+        fields.append(
+          (
+            "custom_metadata",
+            { writer in
+              writer.object(customMetadata.sorted(by: { $0.key < $1.key })) { entry in
+                writer.key(entry.key)
+                writer.string(entry.value)
+              }
+            }
+          ))
+      }
+      writer.object(fields) { field in
+        writer.key(field.0)
+        field.1(writer)
+      }
+      try self.perform(
+        client, Call(.post, kv.api("metadata"), body: .secret(writer.finish())),
+        displayPath: kv.display)
+    }
+  }
+
+  /// Soft-deletes the latest version (or `versions`) on KV v2; deletes the secret on v1.
+  public func delete(_ path: String, versions: [Int] = []) async throws {
+    try await onPool { client in
+      let kv = try self.resolveKV(client, path)
+      if versions.isEmpty || kv.mount.kvVersion == 1 {
+        try self.perform(client, Call(.delete, kv.api("data")), displayPath: kv.display)
+      } else {
+        try self.perform(
+          client, Call(.post, kv.api("delete"), body: Self.versionsBody(versions)),
+          displayPath: kv.display)
+      }
+    }
+  }
+
+  /// Restores soft-deleted versions (KV v2).
+  public func undelete(_ path: String, versions: [Int]) async throws {
+    try await onPool { client in
+      let kv = try self.resolveKV(client, path, needsVersion2: true)
+      try self.perform(
+        client, Call(.post, kv.api("undelete"), body: Self.versionsBody(versions)),
+        displayPath: kv.display)
+    }
+  }
+
+  /// Destroys versions for good (KV v2).
+  public func destroy(_ path: String, versions: [Int]) async throws {
+    try await onPool { client in
+      let kv = try self.resolveKV(client, path, needsVersion2: true)
+      try self.perform(
+        client, Call(.put, kv.api("destroy"), body: Self.versionsBody(versions)),
+        displayPath: kv.display)
+    }
+  }
+
+  /// Removes the secret with all its versions and metadata (KV v2), or the secret (v1).
+  public func deleteAllVersions(_ path: String) async throws {
+    try await onPool { client in
+      let kv = try self.resolveKV(client, path)
+      try self.perform(client, Call(.delete, kv.api("metadata")), displayPath: kv.display)
+    }
+  }
+
+  /// The mount `path` lives on (cached per mount).
+  public func mount(for path: String) async throws -> VaultMount {
+    try await onPool { client in try self.resolveKV(client, path).mount }
+  }
+
+  // MARK: - Synchronous bodies (run on a pool thread)
+
+  func read(_ client: HTTPClient, _ path: String, version: Int?) throws -> VaultSecret {
+    let kv = try resolveKV(client, path, needsVersion2: version != nil)
+    let call = Call(.get, kv.api("data"), query: version.map { "version=\($0)" })
+    let response = try send(client, call)
+    if response.status == 404 && kv.mount.kvVersion == 2 {
+      // OpenBao and Vault answer 404 with the version's metadata for a deleted or
+      // destroyed version.
+      let state = response.body.withUnsafeBytes { bytes -> (Int, Bool, Bool)? in
+        guard let root = try? JSONParser.parse(bytes), let meta = root["data"]?["metadata"],
+          let number = meta["version"]?.int(in: bytes)
+        else { return nil }
+        let deleted = !(meta["deletion_time"]?.text(in: bytes) ?? "").isEmpty
+        return (number, deleted, meta["destroyed"]?.bool ?? false)
+      }
+      if let (number, deleted, destroyed) = state {
+        if destroyed { throw VaultError.versionDestroyed(path: kv.display, version: number) }
+        if deleted { throw VaultError.versionDeleted(path: kv.display, version: number) }
+      }
+    }
+    guard response.isSuccess else {
+      throw try error(for: response, call, client: client, displayPath: kv.display)
+    }
+    return try Self.decodeSecret(response, kv)
+  }
+
+  func write(_ client: HTTPClient, _ path: String, _ data: SecretMap, cas: Int?) throws -> Int? {
+    let kv = try resolveKV(client, path)
+    if cas != nil && kv.mount.kvVersion == 1 { throw VaultError.casUnsupported(path: kv.display) }
+    let writer = JSONWriter()
+    if kv.mount.kvVersion == 2 {
+      writer.raw("{")
+      if let cas {
+        writer.raw(text: "\"options\":{\"cas\":\(cas)},")
+      }
+      writer.key("data")
+      Self.writeMap(data, removing: [], to: writer)
+      writer.raw("}")
+    } else {
+      Self.writeMap(data, removing: [], to: writer)
+    }
+    let call = Call(.post, kv.api("data"), body: .secret(writer.finish()), capability: "update")
+    let response = try send(client, call)
+    guard response.isSuccess else {
+      throw try mapWriteError(response, call, client: client, kv: kv, cas: cas)
+    }
+    return try Self.version(in: response)
+  }
+
+  func patch(
+    _ client: HTTPClient, _ path: String, _ data: SecretMap, removing: [String], cas: Int?
+  ) throws -> Int? {
+    let kv = try resolveKV(client, path)
+    if kv.mount.kvVersion == 2 {
+      let writer = JSONWriter()
+      writer.raw("{")
+      if let cas { writer.raw(text: "\"options\":{\"cas\":\(cas)},") }
+      writer.key("data")
+      Self.writeMap(data, removing: removing, to: writer)
+      writer.raw("}")
+      let call = Call(
+        .patch, kv.api("data"), body: .secret(writer.finish()),
+        contentType: "application/merge-patch+json")
+      let response = try send(client, call)
+      if response.isSuccess { return try Self.version(in: response) }
+      // 405: a server without PATCH; 403: a policy with `update` but not `patch`.
+      guard response.status == 405 || response.status == 403 else {
+        throw try mapWriteError(response, call, client: client, kv: kv, cas: cas)
+      }
+    }
+    let current = try read(client, path, version: nil)
+    if let cas, let version = current.version, version != cas {
+      throw VaultError.casMismatch(path: kv.display, expected: cas, errors: [])
+    }
+    var merged = current.data.merging(data)
+    for key in removing { merged[key] = nil }
+    return try write(client, path, merged, cas: current.version)
+  }
+
+  func list(_ client: HTTPClient, _ path: String) throws -> [String] {
+    let kv = try resolveKV(client, path)
+    var apiPath = kv.api("metadata")
+    if !apiPath.hasSuffix("/") { apiPath += "/" }
+    let call = Call(.list, apiPath)
+    let response = try send(client, call)
+    if response.status == 404 { return [] }
+    guard response.isSuccess else {
+      throw try error(for: response, call, client: client, displayPath: kv.display)
+    }
+    return response.body.withUnsafeBytes { bytes in
+      guard let root = try? JSONParser.parse(bytes) else { return [] }
+      return root["data"]?["keys"]?.strings(in: bytes) ?? []
+    }
+  }
+
+  func metadata(_ client: HTTPClient, _ path: String) throws -> VaultMetadata {
+    let kv = try resolveKV(client, path, needsVersion2: true)
+    let response = try perform(client, Call(.get, kv.api("metadata")), displayPath: kv.display)
+    return try response.body.withUnsafeBytes { bytes in
+      guard let root = try? JSONParser.parse(bytes), let data = root["data"] else {
+        throw VaultError.invalidResponse(path: kv.display, detail: "no metadata object")
+      }
+      var versions: [VaultMetadata.Version] = []
+      if case .object(let members) = data["versions"] ?? .null {
+        for (key, value) in members {
+          guard let number = Int(key) else { continue }
+          versions.append(
+            VaultMetadata.Version(
+              version: number, createdTime: value["created_time"]?.text(in: bytes) ?? "",
+              deletionTime: value["deletion_time"]?.text(in: bytes) ?? "",
+              destroyed: value["destroyed"]?.bool ?? false))
+        }
+      }
+      return VaultMetadata(
+        path: kv.display,
+        currentVersion: data["current_version"]?.int(in: bytes) ?? 0,
+        oldestVersion: data["oldest_version"]?.int(in: bytes) ?? 0,
+        maxVersions: data["max_versions"]?.int(in: bytes) ?? 0,
+        casRequired: data["cas_required"]?.bool ?? false,
+        createdTime: data["created_time"]?.text(in: bytes) ?? "",
+        updatedTime: data["updated_time"]?.text(in: bytes) ?? "",
+        customMetadata: data["custom_metadata"]?.stringMap(in: bytes) ?? [:],
+        versions: versions.sorted { $0.version < $1.version })
+    }
+  }
+
+  // MARK: - Mount resolution
+
+  /// Finds the KV mount of `path` (cached), so `data/`/`metadata/` can be inserted.
+  func resolveKV(_ client: HTTPClient, _ path: String, needsVersion2: Bool = false) throws
+    -> KVPath
+  {
+    let clean = path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+    guard !clean.isEmpty else { throw VaultError.noMount(path: path) }
+    let mount: VaultMount
+    if let cached = cachedMount(for: clean) {
+      mount = cached
+    } else {
+      mount = try lookUpMount(client, clean)
+      mounts.withLock { $0[mount.path] = mount }
+    }
+    guard mount.kvVersion > 0 else { throw VaultError.notKV(mount: mount.path, type: mount.type) }
+    if needsVersion2 && mount.kvVersion != 2 {
+      throw VaultError.needsVersion2(path: clean)
+    }
+    let relative = String((clean + "/").dropFirst(mount.path.count))
+    return KVPath(
+      mount: mount, relative: relative.hasSuffix("/") ? String(relative.dropLast()) : relative)
+  }
+
+  private func cachedMount(for path: String) -> VaultMount? {
+    let withSlash = path + "/"
+    return mounts.withLock { cache in
+      cache.values.filter { withSlash.hasPrefix($0.path) }.max { $0.path.count < $1.path.count }
+    }
+  }
+
+  private func lookUpMount(_ client: HTTPClient, _ path: String) throws -> VaultMount {
+    let call = Call(.get, "sys/internal/ui/mounts/" + path)
+    let response = try send(client, call)
+    let errors = Self.errors(in: response)
+    if response.status == 403 && errors.contains(where: { $0.contains("preflight") })
+      || response.status == 404 || response.status == 400
+    {
+      throw VaultError.noMount(path: path)
+    }
+    guard response.isSuccess else {
+      throw try error(for: response, call, client: client, displayPath: path)
+    }
+    return try response.body.withUnsafeBytes { bytes in
+      guard let root = try? JSONParser.parse(bytes), let data = root["data"],
+        let mountPath = data["path"]?.text(in: bytes), let type = data["type"]?.text(in: bytes)
+      else { throw VaultError.noMount(path: path) }
+      var version = 0
+      if type == "kv" || type == "generic" {
+        version = data["options"]?["version"]?.int(in: bytes) ?? 1
+      }
+      return VaultMount(path: mountPath, type: type, kvVersion: version)
+    }
+  }
+
+  func forgetMount(_ mountPath: String) {
+    let key = mountPath.hasSuffix("/") ? mountPath : mountPath + "/"
+    mounts.withLock { _ = $0.removeValue(forKey: key) }
+  }
+
+  // MARK: - Encoding and decoding
+
+  private func mapWriteError(
+    _ response: HTTPResponse, _ call: Call, client: HTTPClient, kv: KVPath, cas: Int?
+  ) throws -> VaultError {
+    let mapped = try error(for: response, call, client: client, displayPath: kv.display)
+    if case .casMismatch(let path, _, let errors) = mapped {
+      return .casMismatch(path: path, expected: cas ?? -1, errors: errors)
+    }
+    return mapped
+  }
+
+  static func writeMap(_ data: SecretMap, removing: [String], to writer: JSONWriter) {
+    var items: [(String, SecretBytes?)] = data.entries.map { ($0.key, $0.value) }
+    items += removing.filter { data[$0] == nil }.map { ($0, nil) }
+    writer.object(items) { item in
+      writer.key(item.0)
+      if let value = item.1 { writer.string(value) } else { writer.raw("null") }
+    }
+  }
+
+  static func versionsBody(_ versions: [Int]) -> HTTPBody {
+    .text("{\"versions\":[\(versions.map(String.init).joined(separator: ","))]}")
+  }
+
+  static func version(in response: HTTPResponse) throws -> Int? {
+    response.body.withUnsafeBytes { bytes in
+      guard let root = try? JSONParser.parse(bytes) else { return nil }
+      return root["data"]?["version"]?.int(in: bytes)
+    }
+  }
+
+  /// Decodes a read: values go from the response buffer straight into `SecretBytes`.
+  static func decodeSecret(_ response: HTTPResponse, _ kv: KVPath) throws -> VaultSecret {
+    try response.body.withUnsafeBytes { bytes in
+      let keys = kv.mount.kvVersion == 2 ? ["data", "data"] : ["data"]
+      guard let root = try? JSONParser.parse(bytes),
+        let span = try? JSONParser.span(bytes, path: keys),
+        let members = try? JSONParser.memberSpans(bytes, object: span)
+      else {
+        throw VaultError.invalidResponse(path: kv.display, detail: "no data object")
+      }
+      var map = SecretMap()
+      for member in members {
+        map[member.key] = member.node.secret(in: bytes, span: member.span)
+      }
+      let metadata = root["data"]?["metadata"]
+      return VaultSecret(
+        path: kv.display, data: map,
+        version: kv.mount.kvVersion == 2 ? metadata?["version"]?.int(in: bytes) : nil,
+        createdTime: metadata?["created_time"]?.text(in: bytes),
+        customMetadata: metadata?["custom_metadata"]?.stringMap(in: bytes) ?? [:])
+    }
+  }
+}

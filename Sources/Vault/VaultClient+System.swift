@@ -1,0 +1,164 @@
+import Foundation
+import HTTP
+import LockstepCore
+
+extension VaultClient {
+  /// `sys/health`, asking for 200 in every state so that a sealed or standby server still
+  /// answers with its state instead of an error status. Needs no token.
+  public func health() async throws -> VaultHealth {
+    try await onPool { client in
+      let call = Call(
+        .get, "sys/health", query: "standbyok=true&sealedcode=200&uninitcode=200",
+        authenticated: false)
+      let response = try self.perform(client, call)
+      return try response.body.withUnsafeBytes { bytes in
+        guard let root = try? JSONParser.parse(bytes) else {
+          throw VaultError.invalidResponse(path: "sys/health", detail: "not JSON")
+        }
+        return VaultHealth(
+          initialized: root["initialized"]?.bool ?? false, sealed: root["sealed"]?.bool ?? true,
+          standby: root["standby"]?.bool ?? false,
+          version: root["version"]?.text(in: bytes) ?? "")
+      }
+    }
+  }
+
+  /// Who the token is and which policies it holds (for `lockstep doctor`).
+  public func lookupSelf() async throws -> VaultTokenInfo {
+    try await onPool { client in
+      let response = try self.perform(client, Call(.get, "auth/token/lookup-self"))
+      return try response.body.withUnsafeBytes { bytes in
+        guard let root = try? JSONParser.parse(bytes), let data = root["data"] else {
+          throw VaultError.invalidResponse(path: "auth/token/lookup-self", detail: "no data")
+        }
+        return VaultTokenInfo(
+          displayName: data["display_name"]?.text(in: bytes) ?? "",
+          policies: data["policies"]?.strings(in: bytes) ?? [],
+          ttl: data["ttl"]?.int(in: bytes) ?? 0,
+          renewable: data["renewable"]?.bool ?? false)
+      }
+    }
+  }
+
+  /// AppRole login with the role id and secret id read from files (never argv or the
+  /// environment); returns a client holding the new token.
+  public func loginAppRole(roleIDFile: String, secretIDFile: String, mount: String = "approle")
+    async throws -> VaultClient
+  {
+    let roleID = try VaultConfiguration.readSecretFile(roleIDFile)
+    let secretID = try VaultConfiguration.readSecretFile(secretIDFile)
+    let token = try await loginAppRole(roleID: roleID, secretID: secretID, mount: mount)
+    return with(token: token)
+  }
+
+  /// AppRole login; returns the client token.
+  public func loginAppRole(roleID: SecretBytes, secretID: SecretBytes, mount: String = "approle")
+    async throws -> SecretBytes
+  {
+    try await onPool { client in
+      let writer = JSONWriter()
+      writer.raw("{")
+      writer.key("role_id")
+      writer.string(roleID)
+      writer.comma()
+      writer.key("secret_id")
+      writer.string(secretID)
+      writer.raw("}")
+      let call = Call(
+        .post, "auth/\(mount)/login", body: .secret(writer.finish()), authenticated: false)
+      let response = try self.send(client, call)
+      // A failed AppRole login answers 400 (bad ids) or 403.
+      if response.status == 400 || response.status == 403 || response.status == 401 {
+        throw VaultError.loginFailed(
+          method: "AppRole at auth/\(mount)", errors: Self.errors(in: response))
+      }
+      guard response.isSuccess else {
+        throw try self.error(for: response, call, client: client, displayPath: nil)
+      }
+      return try Self.clientToken(in: response, path: call.path)
+    }
+  }
+
+  /// A child token with `policies` (tests and least-privilege checks).
+  public func createToken(policies: [String], ttl: String = "1h", noDefaultPolicy: Bool = false)
+    async throws -> SecretBytes
+  {
+    try await onPool { client in
+      let list = policies.map { "\"\($0)\"" }.joined(separator: ",")
+      let body = HTTPBody.text(
+        "{\"policies\":[\(list)],\"ttl\":\"\(ttl)\",\"no_default_policy\":\(noDefaultPolicy)}")
+      let response = try self.perform(client, Call(.post, "auth/token/create", body: body))
+      return try Self.clientToken(in: response, path: "auth/token/create")
+    }
+  }
+
+  /// Writes an ACL policy.
+  public func writePolicy(name: String, rules: String) async throws {
+    try await onPool { client in
+      let writer = JSONWriter()
+      writer.raw("{")
+      writer.key("policy")
+      writer.string(rules)
+      writer.raw("}")
+      try self.perform(
+        client, Call(.put, "sys/policies/acl/\(name)", body: .secret(writer.finish())))
+    }
+  }
+
+  /// Mounts a KV engine of `version` (1 or 2) at `path`.
+  public func enableKV(at path: String, version: Int = 2) async throws {
+    try await enableEngine(at: path, type: "kv", options: ["version": String(version)])
+  }
+
+  /// Mounts a secrets engine (`sys/mounts/<path>`).
+  public func enableEngine(at path: String, type: String, options: [String: String] = [:])
+    async throws
+  {
+    try await onPool { client in
+      let writer = JSONWriter()
+      writer.raw("{")
+      writer.key("type")
+      writer.string(type)
+      writer.comma()
+      writer.key("options")
+      writer.object(options.sorted(by: { $0.key < $1.key })) { option in
+        writer.key(option.key)
+        writer.string(option.value)
+      }
+      writer.raw("}")
+      let clean = path.split(separator: "/").joined(separator: "/")
+      try self.perform(client, Call(.post, "sys/mounts/" + clean, body: .secret(writer.finish())))
+      self.forgetMount(clean)
+    }
+  }
+
+  /// Unmounts the engine at `path`, deleting everything in it.
+  public func disableMount(at path: String) async throws {
+    try await onPool { client in
+      let clean = path.split(separator: "/").joined(separator: "/")
+      try self.perform(client, Call(.delete, "sys/mounts/" + clean))
+      self.forgetMount(clean)
+    }
+  }
+
+  /// Any other API call, through the same retries and error sentences; for endpoints this
+  /// client has no method for (auth backends in tests, `sys/*`). The caller owns the
+  /// response body, which may hold secrets.
+  public func request(
+    _ method: HTTPMethod, _ path: String, body: HTTPBody = .empty, query: String? = nil
+  ) async throws -> HTTPResponse {
+    try await onPool { client in
+      try self.perform(client, Call(method, path, query: query, body: body))
+    }
+  }
+
+  static func clientToken(in response: HTTPResponse, path: String) throws -> SecretBytes {
+    try response.body.withUnsafeBytes { bytes in
+      guard let span = try? JSONParser.span(bytes, path: ["auth"]),
+        let members = try? JSONParser.memberSpans(bytes, object: span),
+        let token = members.first(where: { $0.key == "client_token" })
+      else { throw VaultError.invalidResponse(path: path, detail: "no client token") }
+      return token.node.secret(in: bytes, span: token.span)
+    }
+  }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import HTTP
+import LockstepCore
+
+extension VaultClient {
+  /// Every secret path below the folder `prefix` (`mount/` or `mount/some/folder`), as
+  /// `mount/path`, sorted. Lists run `configuration.parallelism` at a time.
+  public func walk(_ prefix: String) async throws -> [String] {
+    try await traverse(prefix, reading: false).paths
+  }
+
+  /// Lists and reads every secret below `prefix`, the reads starting as soon as their
+  /// folder is listed, `configuration.parallelism` requests in flight over kept-alive
+  /// connections. Sorted by path. A secret whose latest version is deleted or destroyed
+  /// has no data to read and is left out (its metadata still lists it).
+  public func readAll(under prefix: String) async throws -> [VaultSecret] {
+    try await traverse(prefix, reading: true).secrets
+  }
+
+  /// Reads the given paths (latest versions) with bounded parallelism, in the given order.
+  public func read(paths: [String]) async throws -> [VaultSecret] {
+    let limit = max(1, configuration.parallelism)
+    return try await withThrowingTaskGroup(of: (Int, VaultSecret).self) { group in
+      var results = [VaultSecret?](repeating: nil, count: paths.count)
+      var next = 0
+      func launch() {
+        let index = next
+        let path = paths[index]
+        next += 1
+        group.addTask { (index, try await self.read(path)) }
+      }
+      while next < min(limit, paths.count) { launch() }
+      while let (index, secret) = try await group.next() {
+        results[index] = secret
+        if next < paths.count { launch() }
+      }
+      return results.compactMap { $0 }
+    }
+  }
+
+  /// Each of `parallelism` pool threads runs a loop that takes the next list or read from
+  /// a shared queue, so a request costs no task switch or continuation: the threads only
+  /// meet at the queue, and each keeps its one connection busy.
+  private func traverse(_ prefix: String, reading: Bool) async throws
+    -> (paths: [String], secrets: [VaultSecret])
+  {
+    let root = prefix.split(separator: "/").joined(separator: "/") + "/"
+    let state = WalkState(root: root, reading: reading)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+      for _ in 0..<max(1, configuration.parallelism) {
+        group.addTask {
+          try await self.onPool { client in
+            while let work = state.next() {
+              do {
+                switch work {
+                case .list(let folder):
+                  state.listed(folder: folder, names: try self.list(client, folder))
+                case .read(let path):
+                  do {
+                    state.read(try self.read(client, path, version: nil))
+                  } catch VaultError.versionDeleted, VaultError.versionDestroyed {
+                    state.read(nil)
+                  }
+                }
+              } catch {
+                state.fail(error)
+              }
+            }
+          }
+        }
+      }
+      try await group.waitForAll()
+    }
+    return try state.result()
+  }
+}
+
+/// The shared work queue of one walk. `@unchecked Sendable`: every field is read and
+/// written with `condition` locked.
+private final class WalkState: @unchecked Sendable {
+  enum Work {
+    case list(String)
+    case read(String)
+  }
+
+  private let condition = NSCondition()
+  private let reading: Bool
+  private var pending: [Work]
+  private var active = 0
+  private var paths: [String] = []
+  private var secrets: [VaultSecret] = []
+  private var failure: (any Error)?
+
+  init(root: String, reading: Bool) {
+    self.reading = reading
+    pending = [.list(root)]
+  }
+
+  /// The next piece of work, waiting while others may still add some; nil when done.
+  func next() -> Work? {
+    condition.lock()
+    defer { condition.unlock() }
+    while pending.isEmpty && active > 0 && failure == nil { condition.wait() }
+    guard failure == nil, let work = pending.popLast() else {
+      condition.broadcast()
+      return nil
+    }
+    active += 1
+    return work
+  }
+
+  func listed(folder: String, names: [String]) {
+    condition.lock()
+    // Folders go below reads on the stack, so listed reads are served first and the
+    // breadth of the tree does not pile up in memory.
+    for name in names where name.hasSuffix("/") { pending.insert(.list(folder + name), at: 0) }
+    for name in names where !name.hasSuffix("/") {
+      paths.append(folder + name)
+      if reading { pending.append(.read(folder + name)) }
+    }
+    done()
+  }
+
+  func read(_ secret: VaultSecret?) {
+    condition.lock()
+    if let secret { secrets.append(secret) }
+    done()
+  }
+
+  func fail(_ error: any Error) {
+    condition.lock()
+    if failure == nil { failure = error }
+    done()
+  }
+
+  /// Called with the lock held; releases it.
+  private func done() {
+    active -= 1
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  func result() throws -> (paths: [String], secrets: [VaultSecret]) {
+    condition.lock()
+    defer { condition.unlock() }
+    if let failure { throw failure }
+    return (paths.sorted(), secrets.sorted { $0.path < $1.path })
+  }
+}
