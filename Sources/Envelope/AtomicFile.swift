@@ -1,0 +1,87 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An output file that appears under its final name only when complete: bytes go to a new
+/// temporary file (0600, `O_EXCL|O_NOFOLLOW`, so a planted symlink is never followed) in
+/// the same directory, and `commit()` fsyncs and renames it into place. Without a commit
+/// (an error, a crash of the check that follows) the temporary file is removed.
+public final class AtomicFile: ByteSink {
+  public let path: String
+  private let temporaryPath: String
+  private let stream: FileDescriptorStream
+  private var committed = false
+
+  public init(path: String, mode: mode_t = 0o600) throws {
+    self.path = path
+    let slash = path.lastIndex(of: "/")
+    let directory = slash.map { String(path[..<$0]) } ?? "."
+    let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+    var descriptor: Int32 = -1
+    var candidate = ""
+    for _ in 0..<16 {
+      let suffix = (0..<8).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined()
+      candidate = "\(directory.isEmpty ? "/" : directory)/.\(name).\(suffix).tmp"
+      descriptor = open(candidate, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+      if descriptor >= 0 || errno != EEXIST { break }
+    }
+    guard descriptor >= 0 else {
+      throw EnvelopeError.io(
+        "could not create a temporary file beside \(path): \(String(cString: strerror(errno)))")
+    }
+    temporaryPath = candidate
+    stream = FileDescriptorStream(descriptor: descriptor, name: path)
+  }
+
+  public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    try stream.write(bytes)
+  }
+
+  /// Flushes to disk and renames over `path` (replacing a file there, never following a
+  /// symlink: rename replaces the link itself).
+  public func commit() throws {
+    guard fsync(stream.descriptor) == 0 else {
+      throw EnvelopeError.io("could not write \(path): \(String(cString: strerror(errno)))")
+    }
+    guard close(stream.descriptor) == 0 else {
+      throw EnvelopeError.io("could not write \(path): \(String(cString: strerror(errno)))")
+    }
+    committed = true
+    guard rename(temporaryPath, path) == 0 else {
+      let reason = String(cString: strerror(errno))
+      unlink(temporaryPath)
+      throw EnvelopeError.io("could not move the output into place at \(path): \(reason)")
+    }
+  }
+
+  deinit {
+    if !committed {
+      close(stream.descriptor)
+      unlink(temporaryPath)
+    }
+  }
+}
+
+/// A source that first replays bytes already read (the magic used to tell envelopes from
+/// legacy files), then continues with the underlying source.
+public final class PrefixedSource: ByteSource {
+  private var prefix: [UInt8]
+  private let rest: any ByteSource
+
+  public init(prefix: [UInt8], rest: any ByteSource) {
+    self.prefix = prefix
+    self.rest = rest
+  }
+
+  public func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+    guard prefix.isEmpty else {
+      let count = min(prefix.count, buffer.count)
+      prefix.withUnsafeBytes {
+        buffer.baseAddress!.copyMemory(from: $0.baseAddress!, byteCount: count)
+      }
+      prefix.removeFirst(count)
+      return count
+    }
+    return try rest.read(into: buffer)
+  }
+}

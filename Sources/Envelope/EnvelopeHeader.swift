@@ -1,0 +1,149 @@
+import Crypto
+import LockstepCore
+
+/// The parsed header of an envelope (format version 1, docs/format.md).
+public struct EnvelopeHeader: Sendable {
+  public static let magic: [UInt8] = Array("LOCKSTEP".utf8)
+  public static let version: UInt8 = 1
+  public static let maximumStanzas = 1024
+
+  public struct Stanza: Sendable, Equatable {
+    public static let x25519: UInt8 = 1
+    public static let argon2id: UInt8 = 2
+    public static let vaultTransit: UInt8 = 3
+
+    public let type: UInt8
+    public let body: [UInt8]
+
+    public init(type: UInt8, body: [UInt8]) {
+      self.type = type
+      self.body = body
+    }
+  }
+
+  public let payloadSalt: [UInt8]
+  /// The Ed25519 public key that signed the payload, when the file is signed.
+  public let signerPublicKey: [UInt8]?
+  public let stanzas: [Stanza]
+  public let mac: [UInt8]
+
+  /// Every header byte before the MAC: what the MAC authenticates.
+  public var authenticatedBytes: [UInt8] {
+    var out = Self.magic
+    out.append(Self.version)
+    out.append(signerPublicKey == nil ? 0 : 1)
+    out += payloadSalt
+    if let signerPublicKey { out += signerPublicKey }
+    out.appendBigEndian(UInt16(stanzas.count))
+    for stanza in stanzas {
+      out.append(stanza.type)
+      out.appendBigEndian(UInt16(stanza.body.count))
+      out += stanza.body
+    }
+    return out
+  }
+
+  public var encoded: [UInt8] { authenticatedBytes + mac }
+
+  init(payloadSalt: [UInt8], signerPublicKey: [UInt8]?, stanzas: [Stanza], mac: [UInt8]) {
+    self.payloadSalt = payloadSalt
+    self.signerPublicKey = signerPublicKey
+    self.stanzas = stanzas
+    self.mac = mac
+  }
+
+  /// Builds a header and its MAC for `fileKey`.
+  static func make(
+    fileKey: SecretBytes, payloadSalt: [UInt8], signerPublicKey: [UInt8]?, stanzas: [Stanza]
+  ) throws -> EnvelopeHeader {
+    guard !stanzas.isEmpty, stanzas.count <= maximumStanzas,
+      stanzas.allSatisfy({ $0.body.count <= Int(UInt16.max) })
+    else { throw EnvelopeError.malformedHeader("it needs 1 to 1024 recipients") }
+    let unsigned = EnvelopeHeader(
+      payloadSalt: payloadSalt, signerPublicKey: signerPublicKey, stanzas: stanzas, mac: [])
+    let mac = HMACSHA256.authenticate(
+      unsigned.authenticatedBytes, key: EnvelopeKeys.header(fileKey))
+    return EnvelopeHeader(
+      payloadSalt: payloadSalt, signerPublicKey: signerPublicKey, stanzas: stanzas, mac: mac)
+  }
+
+  /// Reads a header from the start of `source`, consuming exactly its bytes. The MAC is not
+  /// checked here: that needs the file key.
+  public static func read(from source: any ByteSource) throws -> EnvelopeHeader {
+    let reader = HeaderReader(source: source)
+    let magic = try reader.take(8, atStart: true)
+    guard magic == Self.magic else {
+      throw EnvelopeError.notAnEnvelope
+    }
+    let version = try reader.take(1)[0]
+    guard version == Self.version else { throw EnvelopeError.unsupportedVersion(version) }
+    let flags = try reader.take(1)[0]
+    guard flags & ~1 == 0 else { throw EnvelopeError.malformedHeader("unknown flags are set") }
+    let payloadSalt = try reader.take(32)
+    let signer = flags & 1 == 1 ? try reader.take(32) : nil
+    let count = Int(try reader.uint16())
+    guard count >= 1, count <= maximumStanzas else {
+      throw EnvelopeError.malformedHeader("it has \(count) recipient stanzas")
+    }
+    var stanzas: [Stanza] = []
+    for _ in 0..<count {
+      let type = try reader.take(1)[0]
+      let length = Int(try reader.uint16())
+      stanzas.append(Stanza(type: type, body: try reader.take(length)))
+    }
+    let mac = try reader.take(32)
+    return EnvelopeHeader(
+      payloadSalt: payloadSalt, signerPublicKey: signer, stanzas: stanzas, mac: mac)
+  }
+
+  /// Whether the MAC matches under `fileKey` (constant-time).
+  func isAuthentic(fileKey: SecretBytes) -> Bool {
+    HMACSHA256.isValid(mac, for: authenticatedBytes, key: EnvelopeKeys.header(fileKey))
+  }
+}
+
+/// Reads exact byte counts from a source; running out mid-header is truncation.
+private final class HeaderReader {
+  let source: any ByteSource
+  init(source: any ByteSource) { self.source = source }
+
+  func take(_ count: Int, atStart: Bool = false) throws -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: count)
+    let got = try out.withUnsafeMutableBytes { try source.readFully(into: $0) }
+    guard got == count else {
+      throw atStart ? EnvelopeError.notAnEnvelope : EnvelopeError.truncated
+    }
+    return out
+  }
+
+  func uint16() throws -> UInt16 {
+    let bytes = try take(2)
+    return UInt16(bytes[0]) << 8 | UInt16(bytes[1])
+  }
+}
+
+/// The keys derived from the file key (HKDF-SHA-256, docs/format.md section "Keys").
+enum EnvelopeKeys {
+  static func header(_ fileKey: SecretBytes) -> SecretBytes {
+    HKDF.deriveKey(
+      from: fileKey, salt: [], info: Array("lockstep v1 header".utf8), outputByteCount: 32)
+  }
+
+  static func payload(_ fileKey: SecretBytes, salt: [UInt8]) -> SecretBytes {
+    HKDF.deriveKey(
+      from: fileKey, salt: salt, info: Array("lockstep v1 payload".utf8), outputByteCount: 32)
+  }
+}
+
+extension [UInt8] {
+  mutating func appendBigEndian(_ value: UInt16) {
+    append(UInt8(value >> 8))
+    append(UInt8(value & 0xFF))
+  }
+
+  mutating func appendBigEndian(_ value: UInt32) {
+    for shift in stride(from: 24, through: 0, by: -8) {
+      append(UInt8((value >> UInt32(shift)) & 0xFF))
+    }
+  }
+}
