@@ -17,7 +17,14 @@ struct Lockstep: AsyncParsableCommand {
     version: version,
     subcommands: [
       // One line per command group; each type lives in Commands/<Name>.swift.
-      Doctor.self
+      Doctor.self,
+      Keygen.self, Encrypt.self, Decrypt.self,
+      BackupCommand.self, Restore.self,
+      EvidenceCommand.self,
+      Rotate.self,
+      RedisCommand.self,
+      VaultCommand.self,
+      Env.self, DriftCommand.self,
     ]
   )
 
