@@ -49,6 +49,9 @@ data = {
     "MINIO_ACCESS_KEY": "aura-" + r(6),
     "MINIO_SECRET_KEY": r(30),
     "SMTP_PASSWORD": r(18),
+    # Not every value is a string: a rotation must keep these as the JSON they are.
+    "DB_POOL_MAX": 20,
+    "FEATURE_FLAGS": {"passkeys": True, "regions": ["eu", "us"]},
 }
 with open(path, "w") as f:
     json.dump({"data": data}, f)

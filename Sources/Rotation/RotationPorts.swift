@@ -9,10 +9,14 @@ import LockstepCore
 public struct VersionedSecret: Sendable {
   public var version: Int
   public var values: [String: SecretBytes]
+  /// Keys whose values are JSON (numbers, objects…) rather than strings; a write keeps them
+  /// as JSON so that a rotation changes no type of a key it keeps.
+  public var jsonKeys: Set<String>
 
-  public init(version: Int, values: [String: SecretBytes]) {
+  public init(version: Int, values: [String: SecretBytes], jsonKeys: Set<String> = []) {
     self.version = version
     self.values = values
+    self.jsonKeys = jsonKeys
   }
 }
 
@@ -21,9 +25,17 @@ public protocol SecretStore: Sendable {
   func read(_ path: String) throws -> VersionedSecret?
   /// Writes `values` as the whole new version with check-and-set: `cas` 0 means the path
   /// must not exist yet. Returns the new version. A CAS mismatch throws `StoreConflict`.
-  func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int
+  func write(_ path: String, _ values: [String: SecretBytes], cas: Int, jsonKeys: Set<String>)
+    throws -> Int
   /// Removes every version and the metadata (the staging copy and the lock).
   func destroy(_ path: String) throws
+}
+
+extension SecretStore {
+  /// A write whose values are all strings.
+  public func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int {
+    try write(path, values, cas: cas, jsonKeys: [])
+  }
 }
 
 /// Thrown by `SecretStore.write` when the version is not the one expected.

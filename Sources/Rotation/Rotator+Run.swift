@@ -367,9 +367,10 @@ extension Rotator {
       }
     }
     for key in policy.changedKeys { values[key] = staged[key] }
+    let jsonKeys = live.jsonKeys.subtracting(policy.changedKeys)
     let version: Int
     do {
-      version = try store.write(policy.vault.secret, values, cas: live.version)
+      version = try store.write(policy.vault.secret, values, cas: live.version, jsonKeys: jsonKeys)
     } catch is StoreConflict {
       let found = (try? store.read(policy.vault.secret))??.version ?? -1
       throw RotationError.casConflict(

@@ -15,6 +15,9 @@ struct JSONWriter {
     value.withUnsafeBytes { escape($0) }
   }
 
+  /// A value that is already JSON text (read from Vault as a number, bool or object).
+  func json(_ value: SecretBytes) { buffer.append(value) }
+
   func raw(_ text: StaticString) { buffer.append(text) }
   func raw(text: String) { buffer.append(text: text) }
 

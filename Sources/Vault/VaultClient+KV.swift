@@ -345,7 +345,11 @@ extension VaultClient {
     items += removing.filter { data[$0] == nil }.map { ($0, nil) }
     writer.object(items) { item in
       writer.key(item.0)
-      if let value = item.1 { writer.string(value) } else { writer.raw("null") }
+      if let value = item.1 {
+        if data.isJSON(item.0) { writer.json(value) } else { writer.string(value) }
+      } else {
+        writer.raw("null")
+      }
     }
   }
 
@@ -372,7 +376,12 @@ extension VaultClient {
       }
       var map = SecretMap()
       for member in members {
-        map[member.key] = member.node.secret(in: bytes, span: member.span)
+        let value = member.node.secret(in: bytes, span: member.span)
+        if case .string = member.node {
+          map[member.key] = value
+        } else {
+          map.setJSON(member.key, value)
+        }
       }
       let metadata = root["data"]?["metadata"]
       return VaultSecret(

@@ -25,12 +25,17 @@ import Vault
       sourceLocation: sourceLocation)
     for key in before.data.keys where !Self.rotated.contains(key) {
       #expect(live.data[key] == before.data[key], "\(key) kept", sourceLocation: sourceLocation)
+      #expect(
+        live.data.isJSON(key) == before.data.isJSON(key), "\(key) type kept",
+        sourceLocation: sourceLocation)
     }
     for key in Self.rotated {
       #expect(
         live.data[key] != nil && live.data[key] != before.data[key], "\(key) changed",
         sourceLocation: sourceLocation)
     }
+    #expect(
+      before.data.jsonKeys == ["DB_POOL_MAX", "FEATURE_FLAGS"], sourceLocation: sourceLocation)
     let newPassword = try #require(live.data["DATABASE_PASSWORD"])
     let url = try #require(live.data["DATABASE_URL"]?.unsafeUTF8String())
     #expect(
@@ -133,7 +138,8 @@ import Vault
 
     let plan = try stack.rotate("plan")
     #expect(plan.status == 0)
-    #expect(plan.stdoutText.contains("keys kept unchanged: MINIO_ACCESS_KEY"))
+    let kept = "keys kept unchanged: DB_POOL_MAX, FEATURE_FLAGS, MINIO_ACCESS_KEY"
+    #expect(plan.stdoutText.contains(kept))
     #expect(try await stack.liveSecret().version == before.version, "plan writes nothing")
 
     let run = try stack.rotate("run")

@@ -30,6 +30,31 @@ struct VaultKVTests {
     #expect(try await vault.read("\(mount)/app/config", version: 1).data == Self.nasty)
   }
 
+  /// A rotation rewrites the whole secret to change a few keys: numbers, booleans and
+  /// objects it keeps must come back as the same JSON values, not as strings.
+  @Test("non-string values keep their JSON type through read and write")
+  func jsonValuesKeepTheirType() async throws {
+    let vt = try await VaultTesting.shared()
+    let mount = try vt.freshMount(version: 2)
+    _ = try vt.call(
+      "POST", "\(mount)/data/typed",
+      body: #"{"data":{"PORT":5432,"ON":true,"FLAGS":{"beta":[1,"x"]},"NAME":"aura"}}"#)
+    let vault = vt.client()
+    var secret = try await vault.read("\(mount)/typed").data
+    #expect(secret.jsonKeys == ["PORT", "ON", "FLAGS"])
+    #expect(secret["PORT"]?.unsafeUTF8String() == "5432")
+    secret["NAME"] = SecretBytes(utf8: "renamed")
+    try await vault.write("\(mount)/typed", secret, cas: 1)
+    let raw = try vt.call("GET", "\(mount)/data/typed")
+    let data = try #require((raw["data"] as? [String: Any])?["data"] as? [String: Any])
+    #expect(data["PORT"] as? Int == 5432)
+    #expect(data["ON"] as? Bool == true)
+    #expect(((data["FLAGS"] as? [String: Any])?["beta"] as? [Any])?.count == 2)
+    #expect(data["NAME"] as? String == "renamed")
+    secret["PORT"] = SecretBytes(utf8: "6543")
+    #expect(!secret.isJSON("PORT"), "assigning a value makes it a string")
+  }
+
   @Test("KV v1: write, read, list; CAS is refused with a sentence")
   func kv1() async throws {
     let vt = try await VaultTesting.shared()

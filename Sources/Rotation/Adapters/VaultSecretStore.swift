@@ -13,7 +13,8 @@ public struct VaultSecretStore: SecretStore {
       let secret = try runBlocking { try await client.read(path) }
       var values: [String: SecretBytes] = [:]
       for (key, value) in secret.data { values[key] = value }
-      return VersionedSecret(version: secret.version ?? 0, values: values)
+      return VersionedSecret(
+        version: secret.version ?? 0, values: values, jsonKeys: secret.data.jsonKeys)
     } catch let error as VaultError {
       switch error {
       case .notFound, .versionDeleted, .versionDestroyed: return nil
@@ -22,11 +23,17 @@ public struct VaultSecretStore: SecretStore {
     }
   }
 
-  public func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int {
+  public func write(
+    _ path: String, _ values: [String: SecretBytes], cas: Int, jsonKeys: Set<String>
+  ) throws -> Int {
     let client = self.client
-    let map = SecretMap(values.sorted { $0.key < $1.key }.map { (key: $0.key, value: $0.value) })
+    var map = SecretMap()
+    for key in values.keys.sorted() {
+      if jsonKeys.contains(key) { map.setJSON(key, values[key]!) } else { map[key] = values[key] }
+    }
+    let body = map
     do {
-      guard let version = try runBlocking({ try await client.write(path, map, cas: cas) }) else {
+      guard let version = try runBlocking({ try await client.write(path, body, cas: cas) }) else {
         throw UserError("\(path) is on a KV v1 mount; rotation needs KV v2 for check-and-set")
       }
       return version
