@@ -70,7 +70,8 @@ struct DoctorCommandTests {
     #expect(errors.first?.hasPrefix("lockstep: Vault at \(address) is not reachable: ") == true)
     #expect(result.stdoutText.contains("✘ Vault reachable"))
     #expect(result.stdoutText.contains("✔ PostgreSQL login"))
-    #expect(elapsed < .seconds(4), "doctor took \(elapsed)")
+    // Loose: the suite's other servers share the two cores; alone it takes ~0.3 s.
+    #expect(elapsed < .seconds(9), "doctor took \(elapsed)")
   }
 
   @Test func jsonIsMachineReadable() async throws {

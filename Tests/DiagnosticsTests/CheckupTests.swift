@@ -48,7 +48,9 @@ struct CheckupTests {
     let clock = ContinuousClock()
     let started = clock.now
     let report = await Checkup(environment: environment).run()
-    #expect(clock.now - started < .seconds(3))
+    // A refused connection must not be retried for Vault's whole retry deadline (10 s);
+    // the bound is loose because the whole suite shares two cores with its servers.
+    #expect(clock.now - started < .seconds(9))
     #expect(!report.passed)
     #expect(report.problems.count == 1)
     let sentence = try #require(report.problems.first)
