@@ -161,7 +161,7 @@ extension Checkup {
     guard !apiPaths.isEmpty else { return }
     log.begin("Vault capabilities")
     do {
-      let granted = try await capabilities(client, apiPaths.map(\.api))
+      let granted = try await client.capabilities(apiPaths: apiPaths.map(\.api))
       for entry in apiPaths {
         let name = entry.name
         let have = granted[entry.api] ?? []
@@ -182,25 +182,6 @@ extension Checkup {
         "Vault capabilities", clause(error),
         problem: finish("Vault could not report the token's capabilities: \(clause(error))"))
     }
-  }
-
-  /// `sys/capabilities-self`: the token's capabilities on each API path (`root` = all).
-  static func capabilities(_ client: VaultClient, _ paths: [String]) async throws
-    -> [String: [String]]
-  {
-    let body = try JSONSerialization.data(withJSONObject: ["paths": paths])
-    let response = try await client.request(
-      .post, "sys/capabilities-self", body: .text(String(decoding: body, as: UTF8.self)))
-    guard
-      let root = try JSONSerialization.jsonObject(with: Data(response.text.utf8))
-        as? [String: Any]
-    else { throw UserError("sys/capabilities-self did not answer with JSON") }
-    let data = root["data"] as? [String: Any] ?? root
-    var result: [String: [String]] = [:]
-    for path in paths {
-      result[path] = (data[path] as? [String]) ?? (root[path] as? [String]) ?? []
-    }
-    return result
   }
 
   static func describe(seconds: Int) -> String {

@@ -29,6 +29,9 @@ public protocol SecretStore: Sendable {
     throws -> Int
   /// Removes every version and the metadata (the staging copy and the lock).
   func destroy(_ path: String) throws
+  /// Preflight: one sentence per right the token lacks for a rotation of `secret` with
+  /// this `staging` copy and `lock` (empty when everything is allowed).
+  func missingRights(secret: String, staging: String, lock: String) throws -> [String]
 }
 
 extension SecretStore {

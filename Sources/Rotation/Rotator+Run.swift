@@ -112,6 +112,8 @@ extension Rotator {
       guard try store.read(policy.vault.secret) != nil || lockHeld() else {
         throw RotationError.liveSecretMissing(path: policy.vault.secret)
       }
+      problems += try store.missingRights(
+        secret: policy.vault.secret, staging: policy.vault.staging, lock: policy.vault.lock)
     } catch let error as RotationError {
       throw error
     } catch {

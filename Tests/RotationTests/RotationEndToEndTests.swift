@@ -159,6 +159,26 @@ import Vault
     #expect(status.stdoutText.contains("no rotation in progress"))
   }
 
+  /// Preflight: a token that may read but not update the live secret must stop the run
+  /// before PostgreSQL is touched, or the system would be left half-rotated at promote.
+  @Test func aMissingVaultRightStopsTheRunBeforeAnyChange() async throws {
+    let stack = try RotationStack()
+    let oldPassword = try stack.seed()
+    let before = try await stack.liveSecret()
+    let rules = try String(
+      contentsOfFile: Repository.root + "/policies/vault/lockstep-rotate.hcl", encoding: .utf8
+    ).replacingOccurrences(
+      of: #"capabilities = ["read", "update"]"#, with: #"capabilities = ["read"]"#)
+    let weak = try VaultTesting(stack.vault).token(policy: "weak-rotate", rules: rules)
+    let run = try stack.rotate("run", environment: ["VAULT_TOKEN": weak.unsafeUTF8String()!])
+    #expect(run.status == 1)
+    #expect(run.stderrText.contains("preflight failed, nothing was changed"))
+    #expect(run.stderrText.contains("may not update secret/data/aura/production"))
+    #expect(try stack.login(oldPassword) == .accepted, "PostgreSQL untouched")
+    #expect(try await stack.liveSecret().version == before.version)
+    #expect(try stack.rotate("status").stdoutText.contains("no rotation in progress"))
+  }
+
   /// Every step boundary: the process dies (SIGKILL through the fault switch) before or
   /// after the step's side effects, then `rotate resume` must reach the same end state.
   @Test func everyStepBoundarySurvivesACrash() async throws {
@@ -203,7 +223,8 @@ import Vault
         "run", Repository.lockstepBinary, "rotate", "run", "--yes", "--policy", stack.policyPath,
         "--signing-key", stack.directory + "/signing.key", "--evidence-dir",
         stack.directory + "/evidence", "--state-dir", stack.directory + "/state",
-      ], environment: stack.environment, timeout: .seconds(60), directory: stack.directory)
+      ], environment: stack.environment.merging(["VAULT_TOKEN": stack.rotateToken]) { $1 },
+      timeout: .seconds(60), directory: stack.directory)
     #expect(killer.stdoutText.contains("status="))
     var finished = try stack.rotate("resume")
     if finished.status != 0 && finished.stderrText.contains("no rotation to resume") {
@@ -225,7 +246,8 @@ import Vault
         "rotate", "run", "--yes", "--policy", stack.policyPath, "--signing-key",
         stack.directory + "/signing.key", "--evidence-dir", stack.directory + "/evidence",
         "--state-dir", stack.directory + "/state",
-      ], environment: stack.environment, timeout: .seconds(10), directory: stack.directory)
+      ], environment: stack.environment.merging(["VAULT_TOKEN": stack.rotateToken]) { $1 },
+      timeout: .seconds(10), directory: stack.directory)
     #expect(background.succeeded)
     var held = false
     for _ in 0..<100 where !held {

@@ -15,6 +15,9 @@ final class RotationStack: Sendable {
   let kubernetes: LocalService
   let directory: String
   let environment: [String: String]
+  /// A token holding only policies/vault/lockstep-rotate.hcl: the rotation commands run
+  /// with it (the seed uses the root token), so a missing capability fails the tests.
+  let rotateToken: String
   /// Every argv and environment the `kubectl` children received (through a wrapper first on
   /// PATH that logs, then runs the real kubectl).
   var kubectlLog: String { directory + "/kubectl-argv.log" }
@@ -26,6 +29,11 @@ final class RotationStack: Sendable {
     redis = try LocalService.start(.redis, password: "redis-\(UUID().uuidString.prefix(8))")
     kubernetes = try LocalService.start(.k8s)
     directory = try TemporaryDirectory.make(prefix: "rotation")
+    let rules = try String(
+      contentsOfFile: Repository.root + "/policies/vault/lockstep-rotate.hcl", encoding: .utf8)
+    rotateToken =
+      try VaultTesting(vault).token(policy: "lockstep-rotate", rules: rules).unsafeUTF8String()
+      ?? ""
     let pgpass = directory + "/pgpass"
     try "127.0.0.1:\(postgres.port):*:postgres:\(postgres.password!)\n".write(
       toFile: pgpass, atomically: true, encoding: .utf8)
@@ -102,10 +110,12 @@ final class RotationStack: Sendable {
       ]
     }
     if verb == "run" { arguments.append("--yes") }
+    var childEnvironment = environment
+    childEnvironment["VAULT_TOKEN"] = rotateToken
+    childEnvironment.merge(extraEnvironment) { $1 }
     return try ChildProcess.run(
-      Repository.lockstepBinary, arguments + extra,
-      environment: environment.merging(extraEnvironment) { $1 }, timeout: .seconds(120),
-      directory: directory)
+      Repository.lockstepBinary, arguments + extra, environment: childEnvironment,
+      timeout: .seconds(120), directory: directory)
   }
 
   var vaultClient: VaultClient {

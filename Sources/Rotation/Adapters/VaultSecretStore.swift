@@ -52,4 +52,31 @@ public struct VaultSecretStore: SecretStore {
       throw error
     }
   }
+
+  public func missingRights(secret: String, staging: String, lock: String) throws -> [String] {
+    let client = self.client
+    return try runBlocking {
+      var needs: [(api: String, rights: [String], path: String)] = []
+      for (path, isLive) in [(secret, true), (staging, false), (lock, false)] {
+        guard let api = try await client.kv2APIPaths(path) else {
+          return ["\(path) is not on a KV version 2 mount; rotation needs check-and-set"]
+        }
+        if isLive {
+          needs.append((api.data, ["read", "update"], path))
+        } else {
+          needs.append((api.data, ["create", "read", "update"], path))
+          needs.append((api.metadata, ["delete"], path))
+        }
+      }
+      let granted = try await client.capabilities(apiPaths: needs.map(\.api))
+      return needs.compactMap { need in
+        let have = granted[need.api] ?? []
+        if have.contains("root") { return nil }
+        let missing = need.rights.filter { !have.contains($0) }
+        return missing.isEmpty
+          ? nil
+          : "the Vault token may not \(missing.joined(separator: " or ")) \(need.api) (for \(need.path))"
+      }
+    }
+  }
 }
