@@ -48,7 +48,7 @@ import Vault
       return
     }
 
-    let secret = try stack.kubectlJSON("secret", "aura-secrets")
+    let secret = try await stack.kubectlJSON("secret", "aura-secrets")
     let data = try #require(secret["data"] as? [String: String])
     for key in ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_URL"] {
       let decoded = Data(base64Encoded: data[key] ?? "").map { SecretBytes(copying: $0) }
@@ -56,7 +56,7 @@ import Vault
         decoded == live.data[key], "Secret key \(key) updated", sourceLocation: sourceLocation)
     }
     for name in ["aura-api", "aura-worker"] {
-      let deployment = try stack.kubectlJSON("deployment", name)
+      let deployment = try await stack.kubectlJSON("deployment", name)
       let metadata = try #require(deployment["metadata"] as? [String: Any])
       let spec = try #require(deployment["spec"] as? [String: Any])
       let status = try #require(deployment["status"] as? [String: Any])
@@ -85,7 +85,7 @@ import Vault
         try await stack.vaultClient.read(path)
       }
     }
-    let verify = try stack.run(
+    let verify = try await stack.run(
       "evidence", "verify", stack.directory + "/evidence", "--key",
       stack.directory + "/signing.key.pub")
     #expect(
@@ -126,8 +126,8 @@ import Vault
   }
 
   @Test func aFullRotationRotatesEverythingAndLeaksNothing() async throws {
-    let stack = try RotationStack()
-    let oldPassword = try stack.seed()
+    let stack = try await onDedicatedThread { try RotationStack() }
+    let oldPassword = try await stack.seed()
     let before = try await stack.liveSecret()
     // The attacker's session, opened with the stolen password before the response.
     var attackerConfiguration = stack.postgresConfiguration()
@@ -136,13 +136,13 @@ import Vault
     let attacker = try PostgresConnection(attackerConfiguration)
     #expect(try attacker.query("SELECT count(*) AS n FROM identity").first?.int("n") == 100)
 
-    let plan = try stack.rotate("plan")
+    let plan = try await stack.rotate("plan")
     #expect(plan.status == 0)
     let kept = "keys kept unchanged: DB_POOL_MAX, FEATURE_FLAGS, MINIO_ACCESS_KEY"
     #expect(plan.stdoutText.contains(kept))
     #expect(try await stack.liveSecret().version == before.version, "plan writes nothing")
 
-    let run = try stack.rotate("run")
+    let run = try await stack.rotate("run")
     #expect(run.status == 0, "rotate run: \(run.stderrText)")
     #expect(run.stdoutText.contains("1000 sessions removed"))
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
@@ -155,48 +155,49 @@ import Vault
     #expect(evidence.contains("\"sessions_terminated\":1"), "the attacker's backend was terminated")
     #expect(evidence.contains("\"removed\":1000"))
     #expect(evidence.contains("aura-api.log\":2"), "the log scan counted both unauthorized lines")
-    let status = try stack.rotate("status")
+    let status = try await stack.rotate("status")
     #expect(status.stdoutText.contains("no rotation in progress"))
   }
 
   /// Preflight: a token that may read but not update the live secret must stop the run
   /// before PostgreSQL is touched, or the system would be left half-rotated at promote.
   @Test func aMissingVaultRightStopsTheRunBeforeAnyChange() async throws {
-    let stack = try RotationStack()
-    let oldPassword = try stack.seed()
+    let stack = try await onDedicatedThread { try RotationStack() }
+    let oldPassword = try await stack.seed()
     let before = try await stack.liveSecret()
     let rules = try String(
       contentsOfFile: Repository.root + "/policies/vault/lockstep-rotate.hcl", encoding: .utf8
     ).replacingOccurrences(
       of: #"capabilities = ["read", "update"]"#, with: #"capabilities = ["read"]"#)
     let weak = try VaultTesting(stack.vault).token(policy: "weak-rotate", rules: rules)
-    let run = try stack.rotate("run", environment: ["VAULT_TOKEN": weak.unsafeUTF8String()!])
+    let run = try await stack.rotate("run", environment: ["VAULT_TOKEN": weak.unsafeUTF8String()!])
     #expect(run.status == 1)
     #expect(run.stderrText.contains("preflight failed, nothing was changed"))
     #expect(run.stderrText.contains("may not update secret/data/aura/production"))
     #expect(try stack.login(oldPassword) == .accepted, "PostgreSQL untouched")
     #expect(try await stack.liveSecret().version == before.version)
-    #expect(try stack.rotate("status").stdoutText.contains("no rotation in progress"))
+    #expect((try await stack.rotate("status")).stdoutText.contains("no rotation in progress"))
   }
 
   /// Every step boundary: the process dies (SIGKILL through the fault switch) before or
   /// after the step's side effects, then `rotate resume` must reach the same end state.
   @Test func everyStepBoundarySurvivesACrash() async throws {
-    let stack = try RotationStack()
+    let stack = try await onDedicatedThread { try RotationStack() }
     let steps = ["lock", "stage", "apply", "verify", "promote", "deploy", "invalidate", "finish"]
     for step in steps {
       for when in ["before", "after"] {
         try? FileManager.default.removeItem(atPath: stack.directory + "/evidence")
-        let oldPassword = try stack.seed()
+        let oldPassword = try await stack.seed()
         let before = try await stack.liveSecret()
-        let crashed = try stack.rotate("run", environment: ["LOCKSTEP_FAULT": "\(step):\(when)"])
+        let crashed = try await stack.rotate(
+          "run", environment: ["LOCKSTEP_FAULT": "\(step):\(when)"])
         #expect(
           crashed.status == 128 + 9, "\(step):\(when) killed the process (status \(crashed.status))"
         )
-        let resumed = try stack.rotate("resume")
+        let resumed = try await stack.rotate("resume")
         if step == "lock" && when == "before" {
           #expect(resumed.status == 1 && resumed.stderrText.contains("no rotation to resume"))
-          let fresh = try stack.rotate("run")
+          let fresh = try await stack.rotate("run")
           #expect(fresh.status == 0, "\(fresh.stderrText)")
         } else if step == "finish" && when == "after" {
           #expect(resumed.status == 1 && resumed.stderrText.contains("no rotation to resume"))
@@ -212,10 +213,10 @@ import Vault
   /// A real `kill -9` from outside at moments that fall inside different steps.
   @Test(arguments: [60, 250, 600])
   func anOutsideKillIsResumable(milliseconds: Int) async throws {
-    let stack = try RotationStack(rolloutDelayMilliseconds: 400)
-    let oldPassword = try stack.seed()
+    let stack = try await onDedicatedThread { try RotationStack(rolloutDelayMilliseconds: 400) }
+    let oldPassword = try await stack.seed()
     let before = try await stack.liveSecret()
-    let killer = try ChildProcess.run(
+    let killer = try await ChildProcess.runDetached(
       "bash",
       [
         "-c",
@@ -226,20 +227,20 @@ import Vault
       ], environment: stack.environment.merging(["VAULT_TOKEN": stack.rotateToken]) { $1 },
       timeout: .seconds(60), directory: stack.directory)
     #expect(killer.stdoutText.contains("status="))
-    var finished = try stack.rotate("resume")
+    var finished = try await stack.rotate("resume")
     if finished.status != 0 && finished.stderrText.contains("no rotation to resume") {
       // Killed before the lock was taken, or after it was released.
       if try await stack.liveSecret().version == before.version {
-        finished = try stack.rotate("run")
+        finished = try await stack.rotate("run")
       }
     }
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
   }
 
   @Test func aSecondRotationIsRefusedWhileOneHoldsTheLock() async throws {
-    let stack = try RotationStack(rolloutDelayMilliseconds: 4000)
-    try stack.seed()
-    let background = try ChildProcess.run(
+    let stack = try await onDedicatedThread { try RotationStack(rolloutDelayMilliseconds: 4000) }
+    try await stack.seed()
+    let background = try await ChildProcess.runDetached(
       "bash",
       [
         "-c", "setsid \"$@\" > first.out 2>&1 & echo $!", "run", Repository.lockstepBinary,
@@ -251,17 +252,17 @@ import Vault
     #expect(background.succeeded)
     var held = false
     for _ in 0..<100 where !held {
-      held = try stack.rotate("status").stdoutText.contains("in progress")
+      held = (try await stack.rotate("status")).stdoutText.contains("in progress")
       if !held { try await Task.sleep(for: .milliseconds(50)) }
     }
     #expect(held, "the first rotation took the lock")
-    let second = try stack.rotate("run")
+    let second = try await stack.rotate("run")
     #expect(second.status == 75)
     #expect(second.stderrText.contains("holds the lock"))
     #expect(second.stderrText.contains("on host"))
     var done = false
     for _ in 0..<300 where !done {
-      done = try stack.rotate("status").stdoutText.contains("no rotation in progress")
+      done = (try await stack.rotate("status")).stdoutText.contains("no rotation in progress")
       if !done { try await Task.sleep(for: .milliseconds(100)) }
     }
     #expect(done, "the first rotation finished")

@@ -69,7 +69,10 @@ final class RotationStack: Sendable {
     try shipped.replacingOccurrences(
       of: "/var/log/aura-api.log", with: directory + "/aura-api.log"
     ).write(toFile: policyPath, atomically: true, encoding: .utf8)
-    _ = try run("keygen", "--signing", "--out", directory + "/signing.key")
+    let keygen = try ChildProcess.run(
+      Repository.lockstepBinary, ["keygen", "--signing", "--out", directory + "/signing.key"],
+      environment: environment, timeout: .seconds(30))
+    guard keygen.succeeded else { throw UserError("keygen failed: \(keygen.stderrText)") }
   }
 
   deinit {
@@ -78,8 +81,8 @@ final class RotationStack: Sendable {
 
   /// Seeds a fresh Aura-Sign system; returns the old database password.
   @discardableResult
-  func seed() throws -> SecretBytes {
-    let result = try ChildProcess.run(
+  func seed() async throws -> SecretBytes {
+    let result = try await ChildProcess.runDetached(
       "bash", [Repository.root + "/scripts/seed-aura.sh", directory + "/seed"],
       environment: environment, timeout: .seconds(120))
     guard result.succeeded else { throw UserError("seed failed: \(result.stderrText)") }
@@ -88,10 +91,10 @@ final class RotationStack: Sendable {
   }
 
   /// Runs the built `lockstep` binary in this stack's environment.
-  func run(_ arguments: String..., extraEnvironment: [String: String] = [:]) throws
+  func run(_ arguments: String..., extraEnvironment: [String: String] = [:]) async throws
     -> ChildProcess.Result
   {
-    try ChildProcess.run(
+    try await ChildProcess.runDetached(
       Repository.lockstepBinary, arguments,
       environment: environment.merging(extraEnvironment) { $1 },
       timeout: .seconds(120), directory: directory)
@@ -99,9 +102,7 @@ final class RotationStack: Sendable {
 
   func rotate(
     _ verb: String, _ extra: [String] = [], environment extraEnvironment: [String: String] = [:]
-  )
-    throws -> ChildProcess.Result
-  {
+  ) async throws -> ChildProcess.Result {
     var arguments = ["rotate", verb, "--policy", policyPath]
     if verb == "run" || verb == "resume" {
       arguments += [
@@ -113,7 +114,7 @@ final class RotationStack: Sendable {
     var childEnvironment = environment
     childEnvironment["VAULT_TOKEN"] = rotateToken
     childEnvironment.merge(extraEnvironment) { $1 }
-    return try ChildProcess.run(
+    return try await ChildProcess.runDetached(
       Repository.lockstepBinary, arguments + extra, environment: childEnvironment,
       timeout: .seconds(120), directory: directory)
   }
@@ -143,8 +144,8 @@ final class RotationStack: Sendable {
   }
 
   /// `kubectl get … -o json` as parsed JSON.
-  func kubectlJSON(_ arguments: String...) throws -> [String: Any] {
-    let result = try ChildProcess.run(
+  func kubectlJSON(_ arguments: String...) async throws -> [String: Any] {
+    let result = try await ChildProcess.runDetached(
       "kubectl", ["get"] + arguments + ["-o", "json"], environment: environment,
       timeout: .seconds(30))
     guard result.succeeded,

@@ -89,7 +89,9 @@ public func withLocalService<R>(
   _ kind: LocalService.Kind, password: String? = nil,
   _ body: (LocalService) async throws -> R
 ) async throws -> R {
-  let service = try LocalService.start(kind, password: password)
+  // Started on a thread of its own: a blocking start on the cooperative pool (two threads
+  // on a two-core machine) would stall every other test in the process.
+  let service = try await onDedicatedThread { try LocalService.start(kind, password: password) }
   defer { service.stop() }
   return try await body(service)
 }
@@ -98,12 +100,16 @@ public func withLocalService<R>(
 /// each take a namespace of their own on it (a Vault mount, a database, a key prefix).
 public actor SharedServices {
   public static let shared = SharedServices()
-  private var services: [LocalService.Kind: LocalService] = [:]
+  private var starting: [LocalService.Kind: Task<LocalService, any Error>] = [:]
 
-  public func service(_ kind: LocalService.Kind) throws -> LocalService {
-    if let existing = services[kind], existing.isRunning { return existing }
-    let started = try LocalService.start(kind)
-    services[kind] = started
-    return started
+  /// One start per kind even when many tests ask at once; the start itself runs on a
+  /// dedicated thread, not on the cooperative pool.
+  public func service(_ kind: LocalService.Kind) async throws -> LocalService {
+    if let task = starting[kind], let existing = try? await task.value, existing.isRunning {
+      return existing
+    }
+    let task = Task { try await onDedicatedThread { try LocalService.start(kind) } }
+    starting[kind] = task
+    return try await task.value
   }
 }
