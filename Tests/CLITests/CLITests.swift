@@ -56,7 +56,7 @@ struct DoctorCommandTests {
 
   @Test func withVaultStoppedOneSentenceNamesVault() async throws {
     var environment = try await CLI.stackEnvironment()
-    let vault = try LocalService.start(.vault)
+    let vault = try await onDedicatedThread { try LocalService.start(.vault) }
     let address = "http://127.0.0.1:\(vault.port)"
     vault.stop()
     environment["VAULT_ADDR"] = address

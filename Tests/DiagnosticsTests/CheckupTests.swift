@@ -39,7 +39,7 @@ struct CheckupTests {
   }
 
   @Test func aStoppedVaultIsOneSentenceNamingVault() async throws {
-    let vault = try LocalService.start(.vault)
+    let vault = try await onDedicatedThread { try LocalService.start(.vault) }
     let address = "http://127.0.0.1:\(vault.port)"
     vault.stop()
     let environment = try DoctorFixture.emptyEnvironment().merging([
@@ -47,7 +47,8 @@ struct CheckupTests {
     ]) { $1 }
     // How long this takes is asserted on the binary in CLITests: in this process, other
     // suites' blocking calls can hold the two threads of the cooperative pool for seconds.
-    let report = await Checkup(environment: environment).run()
+    // A generous deadline, so that the refusal, not the deadline, is what this reports.
+    let report = await Checkup(environment: environment, timeout: .seconds(30)).run()
     #expect(!report.passed)
     #expect(report.problems.count == 1)
     let sentence = try #require(report.problems.first)
