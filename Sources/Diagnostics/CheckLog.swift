@@ -37,11 +37,16 @@ final class CheckLog: Sendable {
     record(.skipped(system, name, detail))
   }
 
-  /// What has finished so far, plus the check in flight (if any) as `interrupted`.
+  /// What has finished so far and, when the deadline cut the work short, one failed line
+  /// for what did not finish: the check in flight, or, between two checks or before the
+  /// first one started (a busy machine), the checks still to come. A cut-short system must
+  /// never look like one whose checks all passed.
   func snapshot(interrupted: ((String) -> CheckResult)? = nil) -> [CheckResult] {
     state.withLock { state in
-      guard let running = state.running, let interrupted else { return state.results }
-      return state.results + [interrupted(running)]
+      guard let interrupted else { return state.results }
+      let name =
+        state.running ?? (state.results.isEmpty ? "\(system) checks" : "remaining \(system) checks")
+      return state.results + [interrupted(name)]
     }
   }
 }
