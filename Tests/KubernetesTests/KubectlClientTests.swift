@@ -176,17 +176,19 @@ struct KubectlClientTests {
 
   @Test func rolloutRestartBumpsGenerationAndStatusReportsProgress() async throws {
     let fixture = try await KubeFixture.make()
-    try fixture.seedDeployment(annotations: ["lockstep.test/rollout-delay-ms": "3000"])
+    // Long enough that, on a loaded two-core machine, the rollout is still in progress when
+    // the status polling starts (each kubectl run can take a second there).
+    try fixture.seedDeployment(annotations: ["lockstep.test/rollout-delay-ms": "8000"])
     try await fixture.waitForRollout()
     let before = try await fixture.client.deployment("aura-api")
+    let clock = ContinuousClock()
+    let started = clock.now
     try await fixture.client.rolloutRestart("aura-api")
     let after = try await fixture.client.deployment("aura-api")
     #expect(after.generation == before.generation + 1)
     let lines = Collector<String>()
-    let clock = ContinuousClock()
-    let started = clock.now
-    try await fixture.client.rolloutStatus("aura-api", timeout: .seconds(20)) { lines.append($0) }
-    #expect(clock.now - started >= .milliseconds(1000))
+    try await fixture.client.rolloutStatus("aura-api", timeout: .seconds(30)) { lines.append($0) }
+    #expect(clock.now - started >= .milliseconds(4000))
     #expect(lines.all.count >= 2)
     #expect(lines.all.dropLast().allSatisfy { $0.hasPrefix("Waiting for") })
     #expect(lines.all.last == "deployment \"aura-api\" successfully rolled out")

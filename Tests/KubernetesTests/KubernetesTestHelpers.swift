@@ -53,6 +53,6 @@ struct KubeFixture {
 
   /// Waits for the simulated rollout of a freshly created deployment to settle.
   func waitForRollout(_ name: String = "aura-api") async throws {
-    try await client.rolloutStatus(name, timeout: .seconds(10))
+    try await client.rolloutStatus(name, timeout: .seconds(30))
   }
 }

@@ -234,6 +234,9 @@ import Vault
         finished = try await stack.rotate("run")
       }
     }
+    #expect(
+      finished.status == 0 || finished.stderrText.contains("no rotation to resume"),
+      "after a kill at \(milliseconds) ms: \(finished.stderrText)")
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
   }
 
