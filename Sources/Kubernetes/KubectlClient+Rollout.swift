@@ -2,11 +2,26 @@ import LockstepCore
 
 extension KubectlClient {
   /// `kubectl rollout restart`: new pods, so they read the rotated values.
+  ///
+  /// kubectl stamps the restart with a time in whole seconds and refuses a second restart
+  /// within the same second. A resumed rotation can restart right after the interrupted
+  /// run did; then this waits for the next second and restarts again, so the restart
+  /// certainly comes after the Secret update that preceded it.
   public func rolloutRestart(_ deployment: String) async throws(KubernetesError) {
-    try await kubectl(
-      ["rollout", "restart", "deployment/\(deployment)"],
-      action: "restart deployment \"\(deployment)\"",
-      target: (kind: "deployment", name: deployment))
+    for attempt in 1...2 {
+      do {
+        try await kubectl(
+          ["rollout", "restart", "deployment/\(deployment)"],
+          action: "restart deployment \"\(deployment)\"",
+          target: (kind: "deployment", name: deployment))
+        return
+      } catch {
+        guard attempt == 1, error.description.contains("within the past second") else {
+          throw error
+        }
+        try? await Task.sleep(for: .milliseconds(1100))
+      }
+    }
   }
 
   /// Waits until the rollout of `deployment` has finished, passing each new progress line

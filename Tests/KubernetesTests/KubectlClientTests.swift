@@ -194,6 +194,18 @@ struct KubectlClientTests {
     #expect(lines.all.last == "deployment \"aura-api\" successfully rolled out")
   }
 
+  /// A resumed rotation restarts right after the interrupted run did: kubectl refuses a
+  /// second restart within the same second, and the client must wait it out, not fail.
+  @Test func twoRestartsWithinASecondBothHappen() async throws {
+    let fixture = try await KubeFixture.make()
+    try fixture.seedDeployment()
+    try await fixture.waitForRollout()
+    let before = try await fixture.client.deployment("aura-api")
+    try await fixture.client.rolloutRestart("aura-api")
+    try await fixture.client.rolloutRestart("aura-api")
+    #expect(try await fixture.client.deployment("aura-api").generation == before.generation + 2)
+  }
+
   @Test func aRolloutThatNeverFinishesTimesOut() async throws {
     let fixture = try await KubeFixture.make()
     try fixture.seedDeployment(annotations: ["lockstep.test/stuck": "true"])
