@@ -255,7 +255,7 @@ import Vault
     #expect(background.succeeded)
     var held = false
     for _ in 0..<100 where !held {
-      held = (try await stack.rotate("status")).stdoutText.contains("in progress")
+      held = (try await stack.rotate("status")).stdoutText.contains("in progress:")
       if !held { try await Task.sleep(for: .milliseconds(50)) }
     }
     #expect(held, "the first rotation took the lock")
@@ -269,5 +269,7 @@ import Vault
       if !done { try await Task.sleep(for: .milliseconds(100)) }
     }
     #expect(done, "the first rotation finished")
+    let first = try String(contentsOfFile: stack.directory + "/first.out", encoding: .utf8)
+    #expect(first.contains("complete in"), "the first rotation completed: \(first)")
   }
 }
