@@ -44,8 +44,11 @@ final class CheckLog: Sendable {
   func snapshot(interrupted: ((String) -> CheckResult)? = nil) -> [CheckResult] {
     state.withLock { state in
       guard let interrupted else { return state.results }
-      let name =
-        state.running ?? (state.results.isEmpty ? "\(system) checks" : "remaining \(system) checks")
+      if let running = state.running { return state.results + [interrupted(running)] }
+      // Between two checks: a system that already failed says so once; one whose checks
+      // so far passed must not look finished.
+      if state.results.contains(where: { $0.status == .failed }) { return state.results }
+      let name = state.results.isEmpty ? "\(system) checks" : "remaining \(system) checks"
       return state.results + [interrupted(name)]
     }
   }

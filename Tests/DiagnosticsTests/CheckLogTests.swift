@@ -30,6 +30,12 @@ import Testing
     #expect(cut(log).map(\.name) == ["Redis PING", "remaining Redis checks"])
   }
 
+  @Test func aSystemThatAlreadyFailedSaysSoOnce() {
+    let log = CheckLog(system: "PostgreSQL")
+    log.fail("PostgreSQL login", "refused", problem: "PostgreSQL refused the login.")
+    #expect(cut(log).map(\.name) == ["PostgreSQL login"])
+  }
+
   @Test func finishedWorkIsReportedAsItIs() {
     let log = CheckLog(system: "Redis")
     log.pass("Redis PING", "ok")
