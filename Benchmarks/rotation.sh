@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 lockstep=${LOCKSTEP:-.build/release/lockstep}
 [ -x "$lockstep" ] || { echo "build first: swift build -c release" >&2; exit 1; }
 dir=$(mktemp -d /tmp/lockstep-bench-rotation-XXXXXX)
+chmod 755 "$dir" # the PostgreSQL cluster inside belongs to the postgres user
 trap 'scripts/stack.sh down "$dir/stack" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 scripts/stack.sh up "$dir/stack" >/dev/null
 # shellcheck disable=SC1091

@@ -63,8 +63,10 @@ start_postgres() { # DIR PORT PASSWORD_FILE
   id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
   # initdb refuses to run as root: the cluster belongs to the unprivileged postgres user.
   install -d -o postgres -g postgres -m 700 "$dir/pg"
-  install -o postgres -g postgres -m 600 "$pwfile" "$dir/pg/pwfile"
   chmod 755 "$dir"
+  runuser -u postgres -- test -x "$dir/pg" \
+    || die "the postgres user cannot reach $dir (a parent directory is private); choose a state directory under a world-traversable path such as /tmp"
+  install -o postgres -g postgres -m 600 "$pwfile" "$dir/pg/pwfile"
   runuser -u postgres -- "$bin/initdb" -N -D "$dir/pg/data" -U postgres --pwfile="$dir/pg/pwfile" \
     --auth-local=peer --auth-host=scram-sha-256 >"$dir/postgres-initdb.log" 2>&1 \
     || { cat "$dir/postgres-initdb.log" >&2; die "initdb failed"; }
