@@ -57,8 +57,14 @@ install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 .build/release/lockstep $(DESTDIR)$(PREFIX)/bin/lockstep
 
+## bench: every script under Benchmarks/ against the release binary; figures go to
+## docs/benchmarks.md by hand, with the date and the machine's load.
+BENCH_APT := age hyperfine time
 bench: deps release
-	@for b in Benchmarks/*.sh; do echo "== $$b"; bash $$b; done
+	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@python3 -c 'import hvac' 2>/dev/null || python3 -m pip install -q hvac
+	@for b in Benchmarks/*.sh; do echo "== $$b"; LOCKSTEP=.build/release/lockstep LOCKSTEP_BIN=.build/release/lockstep bash $$b; done
 
 clean:
 	rm -rf .build
