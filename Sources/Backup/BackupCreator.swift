@@ -62,8 +62,7 @@ public struct BackupCreator: Sendable {
     return Result(
       name: name, locations: locations, paths: manifest.paths, versions: manifest.versions,
       bytes: encrypted.count,
-      durationSeconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds)
-        / 1e18,
+      durationSeconds: elapsed.inSeconds,
       created: payload.header.created)
   }
 

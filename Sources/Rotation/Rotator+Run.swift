@@ -148,7 +148,7 @@ extension Rotator {
       var adopted = record
       adopted.pid = getpid()
       adopted.host = ProcessInfo.processInfo.hostName
-      adopted.expiresAt = now.addingTimeInterval(seconds(policy.vault.lockTTL))
+      adopted.expiresAt = now.addingTimeInterval(policy.vault.lockTTL.inSeconds)
       lockVersion = try write(policy.vault.lock, adopted.values, cas: existing.version)
       lock = adopted
       try openEvidence(adopted)
@@ -165,7 +165,7 @@ extension Rotator {
     let record = LockRecord(
       rotationID: id, owner: actor["user"] ?? "unknown", host: actor["host"] ?? "unknown",
       pid: getpid(), startedAt: now,
-      expiresAt: now.addingTimeInterval(seconds(policy.vault.lockTTL)),
+      expiresAt: now.addingTimeInterval(policy.vault.lockTTL.inSeconds),
       evidence: "\(options.evidenceDirectory)/\(id).jsonl", steps: [])
     do {
       lockVersion = try store.write(policy.vault.lock, record.values, cas: 0)
@@ -492,9 +492,5 @@ extension Rotator {
   func injectFault(_ step: Step, _ when: String) {
     guard let fault = options.fault, fault.step == step.rawValue, fault.when == when else { return }
     kill(getpid(), SIGKILL)
-  }
-
-  func seconds(_ duration: Duration) -> TimeInterval {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }

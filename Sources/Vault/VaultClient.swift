@@ -110,12 +110,12 @@ public final class VaultClient: Sendable {
       do {
         let response = try client.send(request)
         guard Self.isRetriable(response), mayRetry else { return response }
-        Thread.sleep(forTimeInterval: Self.retryAfter(response) ?? Self.seconds(delay))
+        Thread.sleep(forTimeInterval: Self.retryAfter(response) ?? delay.inSeconds)
       } catch let error as HTTPError {
         guard error.isTransient, mayRetry else {
           throw VaultError.unreachable(address: configuration.address, cause: error)
         }
-        Thread.sleep(forTimeInterval: Self.seconds(delay))
+        Thread.sleep(forTimeInterval: delay.inSeconds)
       }
     }
   }
@@ -198,10 +198,6 @@ public final class VaultClient: Sendable {
 
   static func retryAfter(_ response: HTTPResponse) -> Double? {
     response.header("retry-after").flatMap(Double.init).map { min($0, 5) }
-  }
-
-  static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 
   /// Percent-encodes each segment of a Vault path, keeping the slashes.

@@ -193,7 +193,7 @@ enum RotationOutput {
     case .started:
       break
     case .done:
-      let time = progress.elapsed.map { String(format: "%7.3f s", seconds($0)) } ?? ""
+      let time = progress.elapsed.map { String(format: "%7.3f s", $0.inSeconds) } ?? ""
       Terminal.out(
         "\(Terminal.green("✔")) \(progress.step.padding(toLength: 11, withPad: " ", startingAt: 0)) \(time)"
       )
@@ -207,13 +207,13 @@ enum RotationOutput {
   }
 
   static func finish(_ summary: Rotator.Summary, json: Bool) {
-    let total = summary.stepTimes.reduce(0.0) { $0 + seconds($1.1) }
+    let total = summary.stepTimes.reduce(0.0) { $0 + $1.1.inSeconds }
     if json {
       let object: [String: Any] = [
         "rotation_id": summary.rotationID, "evidence": summary.evidencePath,
         "live_version": summary.liveVersion, "sessions_removed": summary.sessionsRemoved,
         "seconds": total,
-        "steps": summary.stepTimes.map { ["step": $0.0, "seconds": seconds($0.1)] },
+        "steps": summary.stepTimes.map { ["step": $0.0, "seconds": $0.1.inSeconds] },
       ]
       if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
         Terminal.out(String(decoding: data, as: UTF8.self))
@@ -225,9 +225,5 @@ enum RotationOutput {
     )
     Terminal.out(
       "evidence: \(summary.evidencePath) (lockstep evidence verify \(summary.evidencePath))")
-  }
-
-  static func seconds(_ duration: Duration) -> Double {
-    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
   }
 }

@@ -51,8 +51,7 @@ extension Lockstep {
           keys = all.reduce(0) { $0 + $1.data.count }
         }
         let elapsed = clock.now - start
-        let seconds =
-          Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let rate = seconds > 0 ? Double(secrets) / seconds : 0
         if json {
           let encoder = JSONEncoder()
