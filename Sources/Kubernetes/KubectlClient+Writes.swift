@@ -80,7 +80,33 @@ extension KubectlClient {
       deployment: deployment, container: container, env: env, resourceVersion: nil)
   }
 
+  /// How many times an unpinned env patch is re-read and re-sent after a conflict.
+  public static let conflictAttempts = 5
+
+  /// Patches with the version just read. Unless the caller pinned a version, a conflict is
+  /// retried from a fresh read: the deployment controller bumps the resourceVersion with
+  /// every status update while a rollout runs, which is not a change to the spec this patch
+  /// is about (client-go's `RetryOnConflict` does the same).
   private func patchEnv(
+    deployment: String, container: String, env: [SecretJSON], resourceVersion: String?
+  ) async throws(KubernetesError) {
+    var attempt = 1
+    while true {
+      do {
+        try await patchEnvOnce(
+          deployment: deployment, container: container, env: env,
+          resourceVersion: resourceVersion)
+        return
+      } catch {
+        guard case .conflict = error, resourceVersion == nil, attempt < Self.conflictAttempts
+        else { throw error }
+        attempt += 1
+        try? await Task.sleep(for: .milliseconds(20 * attempt))
+      }
+    }
+  }
+
+  private func patchEnvOnce(
     deployment: String, container: String, env: [SecretJSON], resourceVersion: String?
   ) async throws(KubernetesError) {
     // Strategic merge would add a container that does not exist (and the API would then

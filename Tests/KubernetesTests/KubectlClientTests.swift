@@ -174,6 +174,45 @@ struct KubectlClientTests {
         namespace: fixture.namespace, deployment: "aura-api", container: "api")["A"] == "1")
   }
 
+  @Test func aStatusWriteBetweenReadAndPatchIsRetriedFromAFreshRead() async throws {
+    let fixture = try await KubeFixture.make()
+    try fixture.seedDeployment()
+    try await fixture.waitForRollout()
+    // The controller writes status right after each of the next two reads (ours, and the
+    // one `kubectl patch` makes itself): the first patch carries a stale version and gets a
+    // real 409 from the API; the client reads again and the next one goes through.
+    try fixture.standIn.writeStatusAfterGet(
+      namespace: fixture.namespace, deployment: "aura-api", times: 2)
+    let before = fixture.invocations.all.count
+    try await fixture.client.setEnvFromSecret(
+      deployment: "aura-api", container: "api",
+      references: ["A": SecretKeyReference(secret: "aura-secrets", key: "A")])
+    let patches = fixture.invocations.all.dropFirst(before).filter {
+      $0.arguments.contains("patch")
+    }
+    #expect(patches.count >= 2)
+    let api = try #require(try await fixture.client.deployment("aura-api").container(named: "api"))
+    #expect(
+      api.env.first { $0.name == "A" }?.source == .secretKey(secret: "aura-secrets", key: "A"))
+  }
+
+  @Test func endlessStatusWritesEndInAConflictAfterBoundedRetries() async throws {
+    let fixture = try await KubeFixture.make()
+    try fixture.seedDeployment()
+    try await fixture.waitForRollout()
+    try fixture.standIn.writeStatusAfterGet(
+      namespace: fixture.namespace, deployment: "aura-api", times: 100)
+    let before = fixture.invocations.all.count
+    await #expect(throws: KubernetesError.conflict(kind: "deployment", name: "aura-api")) {
+      try await fixture.client.setEnv(
+        deployment: "aura-api", container: "api", values: ["A": SecretBytes(utf8: "2")])
+    }
+    let patches = fixture.invocations.all.dropFirst(before).filter {
+      $0.arguments.contains("patch")
+    }
+    #expect(patches.count == KubectlClient.conflictAttempts)
+  }
+
   @Test func rolloutRestartBumpsGenerationAndStatusReportsProgress() async throws {
     let fixture = try await KubeFixture.make()
     // Long enough that, on a loaded two-core machine, the rollout is still in progress when

@@ -212,6 +212,16 @@ public struct KubernetesStandIn: Sendable {
     return entries.map { "\($0["method"] as? String ?? "") \($0["path"] as? String ?? "")" }
   }
 
+  /// After each of the next `times` GETs of the deployment, the stand-in makes a status-only
+  /// write (a new resourceVersion), as the deployment controller does during a rollout.
+  public func writeStatusAfterGet(namespace: String, deployment: String, times: Int) throws {
+    try expectSuccess(
+      request(
+        "POST", "/_standin/status-after-get",
+        json: ["namespace": namespace, "name": deployment, "times": times]),
+      "ask for status writes")
+  }
+
   /// Makes the stand-in answer 403 for `verb` on `resource` in `namespace` ("*" for all).
   public func deny(verb: String, resource: String, namespace: String) throws {
     try expectSuccess(

@@ -24,7 +24,11 @@ the commands Lockstep runs (see DESIGN.md, "Real servers"):
   (state key "deny": [{"verb", "resource", "namespace"}], "*" matches all) answer 403;
   SelfSubjectAccessReview answers from the same rules (`kubectl auth can-i`);
 - admin endpoints (no auth) under /_standin/: GET requests (every request line so far),
-  DELETE requests (clear), GET state, POST deny (append rules), DELETE deny (clear rules).
+  DELETE requests (clear), GET state, POST deny (append rules), DELETE deny (clear rules),
+  POST status-after-get ({"namespace", "name", "times"}: after each of the next `times` GETs
+  of that deployment, a status-only write bumps its resourceVersion, as the deployment
+  controller does while a rollout runs, so a writer that pinned the version it read meets a
+  real 409).
 
 State is written to --state (JSON) after every change so the demo can inspect it, and read
 back from it at start. Python 3 standard library only.
@@ -282,6 +286,7 @@ class Store:
         self.rv = 1
         self.objects = {r: {} for r in RESOURCES}  # resource -> "ns/name" -> object
         self.deny = []
+        self.status_after_get = {}  # "ns/name" -> GETs still to be followed by a status write
         self.events = []  # (rv, resource, namespace, type, object)
         self.requests = []
         if path and os.path.exists(path):
@@ -459,6 +464,18 @@ class Store:
         if resource == "deployments" and meta["generation"] != current["metadata"].get("generation"):
             self.schedule_rollout(namespace, name, meta["generation"])
         return copy.deepcopy(new)
+
+    def touch_status_after_get(self, namespace, name):
+        """A status-only write after a GET, if one was asked for. Caller holds the lock."""
+        key = f"{namespace}/{name}"
+        remaining = self.status_after_get.get(key, 0)
+        current = self.objects["deployments"].get(key)
+        if remaining <= 0 or current is None:
+            return
+        self.status_after_get[key] = remaining - 1
+        current.setdefault("status", {})["lastStatusWrite"] = now_rfc3339()
+        current["metadata"]["resourceVersion"] = self.next_rv()
+        self.record("deployments", namespace, "MODIFIED", current)
 
     def delete(self, resource, namespace, name):
         obj = self.get(resource, namespace, name)
@@ -705,6 +722,11 @@ class Handler(BaseHTTPRequestHandler):
                 store.deny.extend(json.loads(body or b"[]"))
                 store.save()
                 return self.send_json(200, store.deny)
+            if path == "/_standin/status-after-get" and self.command == "POST":
+                rule = json.loads(body or b"{}")
+                key = f'{rule["namespace"]}/{rule["name"]}'
+                store.status_after_get[key] = int(rule.get("times", 1))
+                return self.send_json(200, {key: store.status_after_get[key]})
             if path == "/_standin/deny" and self.command == "DELETE":
                 store.deny.clear()
                 store.save()
@@ -795,6 +817,8 @@ class Handler(BaseHTTPRequestHandler):
                     "metadata": {"resourceVersion": str(store.rv)}, "items": items})
             if verb == "get":
                 obj = store.get(resource, namespace, name)
+                if resource == "deployments":
+                    store.touch_status_after_get(namespace, name)
                 if "as=Table" in self.headers.get("Accept", ""):
                     return self.send_json(200, table(resource, [obj]))
                 return self.send_json(200, obj)
