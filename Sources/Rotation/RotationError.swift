@@ -12,7 +12,6 @@ public enum RotationError: LockstepError, Equatable {
   case casConflict(path: String, expected: Int, found: Int, staging: String)
   case verification(String)
   case stepFailed(step: String, reason: String)
-  case notImplemented(String)
 
   public var description: String {
     switch self {
@@ -36,17 +35,13 @@ public enum RotationError: LockstepError, Equatable {
       "verification failed: \(why)"
     case .stepFailed(let step, let reason):
       "step \(step) failed: \(reason); the rotation is resumable with `lockstep rotate resume`"
-    case .notImplemented(let what):
-      "\(what) is not implemented yet"
     }
   }
 
   public var exitStatus: ExitStatus {
     switch self {
     case .locked, .unfinished, .casConflict: .temporaryFailure
-    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed,
-      .notImplemented:
-      .failure
+    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed: .failure
     case .verification: .mismatch
     }
   }

@@ -28,7 +28,9 @@ public enum RotationPlan {
       lines.append("Keys derived from them:")
       for key in policy.derive {
         switch key.template {
-        case .urlPassword(let source):
+        case .urlPassword(let source, let user?):
+          lines.append("  \(key.key): its URL's user and password replaced by \(user), \(source)")
+        case .urlPassword(let source, nil):
           lines.append("  \(key.key): its URL's password replaced by \(source)")
         case .text:
           lines.append(
@@ -42,11 +44,31 @@ public enum RotationPlan {
     lines.append("  1 lock        take \(policy.vault.lock) with cas=0")
     lines.append("  2 stage       generate new values, write them to \(policy.vault.staging)")
     for target in policy.postgres {
-      lines.append(
-        "  3 apply       ALTER ROLE \(target.role) PASSWORD '<SCRAM-SHA-256 verifier>'\(target.terminateSessions ? ", end its other sessions" : "")"
-      )
-      lines.append(
-        "  4 verify      new password logs in to \(target.verifyDatabase), old one is refused")
+      let ending = target.terminateSessions ? ", end its other sessions" : ""
+      if policy.strategy == .alternating, let alternate = target.alternateRole,
+        let userKey = target.userKey
+      {
+        var inUse: String?
+        if case .success(let secret?) = live {
+          inUse = [target.role, alternate].first {
+            secret.values[userKey]?.unsafeUTF8String() == $0
+          }
+        }
+        let next = inUse.map { $0 == target.role ? alternate : target.role }
+        lines.append(
+          "  3 apply       roles \(target.role)/\(alternate) alternate; in use: \(inUse ?? "unknown"); "
+            + "give \(next ?? "the other role") the memberships of the one in use, ALTER ROLE "
+            + "\(next ?? "…") PASSWORD '<SCRAM-SHA-256 verifier>'\(ending)")
+        lines.append(
+          "  4 verify      new password logs in to \(target.verifyDatabase), memberships equal; "
+            + "\(inUse ?? "the role in use") keeps working until the next rotation")
+        lines.append("                (promote sets \(userKey) to \(next ?? "the other role"))")
+      } else {
+        lines.append(
+          "  3 apply       ALTER ROLE \(target.role) PASSWORD '<SCRAM-SHA-256 verifier>'\(ending)")
+        lines.append(
+          "  4 verify      new password logs in to \(target.verifyDatabase), old one is refused")
+      }
     }
     lines.append("  5 promote     write \(policy.vault.secret) with check-and-set, other keys kept")
     for target in policy.kubernetes {

@@ -51,6 +51,9 @@ public struct RotationPolicy: Sendable, Equatable {
     public var verifyDatabase: String
     /// For `strategy: alternating`: the second role used in turn.
     public var alternateRole: String?
+    /// For `strategy: alternating`: the key of the live secret that names the role the
+    /// application logs in as; a rotation sets it to the other role of the pair.
+    public var userKey: String?
   }
 
   public struct KubernetesTarget: Sendable, Equatable {
@@ -84,8 +87,16 @@ public struct RotationPolicy: Sendable, Equatable {
     public var pattern: String
   }
 
-  /// Every key whose value changes in a rotation: rotated, then derived.
-  public var changedKeys: [String] { rotate.map(\.key) + derive.map(\.key) }
+  /// Every key whose value changes in a rotation: rotated, the role names an alternating
+  /// rotation switches, then derived (rendered last, so templates see the new role).
+  public var changedKeys: [String] {
+    rotate.map(\.key) + switchedUserKeys + derive.map(\.key)
+  }
+
+  /// The keys naming the login role, which `strategy: alternating` switches each time.
+  public var switchedUserKeys: [String] {
+    strategy == .alternating ? postgres.compactMap(\.userKey) : []
+  }
 }
 
 extension RotationPolicy {
@@ -148,17 +159,20 @@ extension RotationPolicy {
 
     var derive: [DerivedKey] = []
     for entry in try top["derive"]?.sequence() ?? [] {
-      let fields = try entry.fields(allowed: ["key", "template", "url_password"])
+      let fields = try entry.fields(allowed: ["key", "template", "url_password", "url_user"])
       let key = try Self.keyName(try fields.required("key"))
       let template: ValueTemplate
       switch (fields["template"], fields["url_password"]) {
       case (let node?, nil):
+        if let extra = fields["url_user"] { throw extra.fail("url_user goes with url_password") }
         let text = try node.string()
         do { template = try ValueTemplate(parsing: text) } catch {
           throw node.fail(error.description)
         }
       case (nil, let node?):
-        template = .urlPassword(from: try Self.keyName(node))
+        template = .urlPassword(
+          from: try Self.keyName(node),
+          user: try fields["url_user"].map { node throws(PolicyError) in try Self.keyName(node) })
       default:
         throw entry.fail("give exactly one of template or url_password")
       }
@@ -195,22 +209,45 @@ extension RotationPolicy {
   /// Cross-field checks: every key a target or template names must be rotated or derived
   /// (or, for templates, read from the live secret at run time).
   func validate(file: String) throws(PolicyError) {
+    let rotated = Set(rotate.map(\.key))
+    if strategy == .alternating {
+      guard !postgres.isEmpty else {
+        throw PolicyError(file, nil, "strategy alternating needs a targets.postgres role pair")
+      }
+      for target in postgres {
+        guard let alternate = target.alternateRole, let userKey = target.userKey else {
+          throw PolicyError(
+            file, nil,
+            "strategy alternating needs alternate_role and user_key for postgres role \(target.role)"
+          )
+        }
+        guard alternate != target.role else {
+          throw PolicyError(
+            file, nil, "postgres role \(target.role): alternate_role must be a different role")
+        }
+        guard !rotated.contains(userKey) && !derive.contains(where: { $0.key == userKey }) else {
+          throw PolicyError(
+            file, nil,
+            "postgres role \(target.role): user_key \(userKey) names the role, so it cannot also be rotated or derived"
+          )
+        }
+      }
+    } else if let target = postgres.first(where: { $0.alternateRole != nil || $0.userKey != nil }) {
+      throw PolicyError(
+        file, nil,
+        "postgres role \(target.role): alternate_role and user_key need strategy: alternating")
+    }
     var seen = Set<String>()
     for key in changedKeys {
       guard seen.insert(key).inserted else {
         throw PolicyError(file, nil, "key \(key) is rotated or derived twice")
       }
     }
-    let rotated = Set(rotate.map(\.key))
     for target in postgres where !rotated.contains(target.passwordKey) {
       throw PolicyError(
         file, nil,
         "targets.postgres role \(target.role): password_key \(target.passwordKey) is not a rotated key"
       )
-    }
-    if strategy == .alternating, let target = postgres.first(where: { $0.alternateRole == nil }) {
-      throw PolicyError(
-        file, nil, "strategy alternating needs alternate_role for postgres role \(target.role)")
     }
     for target in kubernetes {
       for key in target.keys where !seen.contains(key) {
@@ -220,7 +257,7 @@ extension RotationPolicy {
       }
     }
     for derived in derive {
-      if case .urlPassword(let source) = derived.template, !rotated.contains(source) {
+      if case .urlPassword(let source, _) = derived.template, !rotated.contains(source) {
         throw PolicyError(
           file, nil, "derive \(derived.key): url_password \(source) is not a rotated key")
       }
@@ -284,13 +321,15 @@ extension RotationPolicy {
   static func postgresTarget(_ node: PolicyNode) throws(PolicyError) -> PostgresTarget {
     let fields = try node.fields(allowed: [
       "role", "password_key", "terminate_sessions", "verify_database", "alternate_role",
+      "user_key",
     ])
     return PostgresTarget(
       role: try fields.required("role").string(),
       passwordKey: try keyName(try fields.required("password_key")),
       terminateSessions: try fields["terminate_sessions"]?.bool() ?? true,
       verifyDatabase: try fields["verify_database"]?.string() ?? "postgres",
-      alternateRole: try fields["alternate_role"]?.string())
+      alternateRole: try fields["alternate_role"]?.string(),
+      userKey: try fields["user_key"].map { node throws(PolicyError) in try keyName(node) })
   }
 
   static func kubernetesTarget(_ node: PolicyNode) throws(PolicyError) -> KubernetesTarget {

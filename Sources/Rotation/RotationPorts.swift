@@ -1,4 +1,5 @@
 import LockstepCore
+import Postgres
 
 /// The orchestrator's view of each outside system: small protocols so that the state
 /// machine reads as the runbook does. Adapters in `Adapters/` implement them with the real
@@ -63,6 +64,10 @@ public protocol DatabaseRoles: Sendable {
   func currentUser() throws -> String
   /// Whether that login may ALTER ROLE (superuser or CREATEROLE).
   func canManageRoles() throws -> Bool
+  /// Memberships, settings, ownership and direct grants of `role`; nil when it is missing.
+  func profile(role: String) throws -> PostgresRoleProfile?
+  /// `GRANT group TO role` for each membership, with its options.
+  func grant(_ memberships: [PostgresRoleProfile.Membership], to role: String) throws
 }
 
 public protocol DeploymentTarget: Sendable {

@@ -10,9 +10,6 @@ import LockstepCore
 extension Rotator {
   /// Runs a new rotation (`resume: false`) or finishes the one the lock names.
   public func run(resume: Bool) throws -> Summary {
-    guard policy.strategy == .single else {
-      throw RotationError.notImplemented("strategy alternating")
-    }
     try preflight()
     var times: [(String, Duration)] = []
     for step in Step.allCases {
@@ -36,12 +33,12 @@ extension Rotator {
         case .finish: try finish()
         }
       } catch let error as RotationError {
-        try? evidence?.record(
+        _ = try? evidence?.record(
           step: step.rawValue, target: "", outcome: "failed", details: ["reason": error.description]
         )
         throw error
       } catch let error as any LockstepError {
-        try? evidence?.record(
+        _ = try? evidence?.record(
           step: step.rawValue, target: "", outcome: "failed", details: ["reason": error.description]
         )
         throw RotationError.stepFailed(step: step.rawValue, reason: error.description)
@@ -68,11 +65,15 @@ extension Rotator {
     if let database {
       do {
         let user = try database.currentUser()
-        if policy.postgres.contains(where: { $0.role == user }) {
+        if policy.postgres.contains(where: { $0.role == user || $0.alternateRole == user }) {
           throw RotationError.ownCredential("PostgreSQL role \(user)")
         }
         if try !database.canManageRoles() {
           problems.append("PostgreSQL login \(user) is neither superuser nor CREATEROLE")
+        }
+        if policy.strategy == .alternating {
+          let live = (try? store.read(policy.vault.secret)) ?? nil
+          problems += try alternatingProblems(database, live: live)
         }
       } catch let error as RotationError {
         throw error
@@ -213,7 +214,7 @@ extension Rotator {
       attributes: [.posixPermissions: 0o700])
     let path = "\(options.stateDirectory)/\(lock.rotationID).journal.jsonl"
     if !FileManager.default.fileExists(atPath: path) {
-      FileManager.default.createFile(
+      _ = FileManager.default.createFile(
         atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
     }
     let line: [String: Any] = [
@@ -251,6 +252,13 @@ extension Rotator {
         throw RotationError.stepFailed(step: "stage", reason: "the generator repeated a value")
       }
       values[key.key] = value
+    }
+    for target in policy.postgres where policy.strategy == .alternating {
+      guard let key = target.userKey, let inUse = Self.roleInUse(target, live: live) else {
+        throw RotationError.stepFailed(
+          step: "stage", reason: "the live secret does not name a role of the pair")
+      }
+      values[key] = SecretBytes(utf8: Self.partner(of: inUse, in: target))
     }
     for derived in policy.derive {
       values[derived.key] = try derived.template.render(
@@ -302,13 +310,20 @@ extension Rotator {
     guard let database else { return }
     for target in policy.postgres {
       guard let password = staged[target.passwordKey] else { continue }
-      try database.setPassword(role: target.role, password: password)
+      let role = rotatedRole(target)
       var details: [String: Any] = ["verifier": "SCRAM-SHA-256, computed client-side"]
+      if policy.strategy == .alternating {
+        details["strategy"] = "alternating"
+        details["role_in_use"] = Self.partner(of: role, in: target)
+        details["memberships_granted"] = try equalizeMemberships(
+          database, role: role, target: target)
+      }
+      try database.setPassword(role: role, password: password)
       if target.terminateSessions {
-        details["sessions_terminated"] = try database.terminateSessions(role: target.role)
+        details["sessions_terminated"] = try database.terminateSessions(role: role)
       }
       try evidence?.record(
-        step: "apply", target: "postgres role \(target.role)", outcome: "ok", details: details)
+        step: "apply", target: "postgres role \(role)", outcome: "ok", details: details)
     }
   }
 
@@ -317,11 +332,16 @@ extension Rotator {
     guard let database else { return }
     for target in policy.postgres {
       guard let password = staged[target.passwordKey] else { continue }
+      let role = rotatedRole(target)
       let new = database.verifyLogin(
-        role: target.role, password: password, database: target.verifyDatabase)
+        role: role, password: password, database: target.verifyDatabase)
       guard new == .accepted else {
         throw RotationError.verification(
-          "the new password of PostgreSQL role \(target.role) was not accepted (\(new))")
+          "the new password of PostgreSQL role \(role) was not accepted (\(new))")
+      }
+      if policy.strategy == .alternating {
+        try verifyPair(database, target: target, role: role)
+        continue
       }
       var oldOutcome = "no previous password"
       if let previous = try store.read(policy.vault.secret)?.values[target.passwordKey],
@@ -339,6 +359,30 @@ extension Rotator {
         step: "verify", target: "postgres role \(target.role)", outcome: "ok",
         details: ["new_password": "accepted", "old_password": oldOutcome])
     }
+  }
+
+  /// Alternating: the pair holds the same memberships, and the role in use still logs in
+  /// (recorded, not required: the rotation is what moves the application off it).
+  private func verifyPair(_ database: any DatabaseRoles, target: PostgresTarget, role: String)
+    throws
+  {
+    try requireEqualMemberships(database, role: role, target: target)
+    let partner = Self.partner(of: role, in: target)
+    var previous = "not checked (already promoted)"
+    if let live = try store.read(policy.vault.secret),
+      Self.roleInUse(target, live: live) == partner,
+      let password = live.values[target.passwordKey]
+    {
+      previous =
+        database.verifyLogin(role: partner, password: password, database: target.verifyDatabase)
+          == .accepted ? "accepted until the next rotation" : "refused"
+    }
+    try evidence?.record(
+      step: "verify", target: "postgres role \(role)", outcome: "ok",
+      details: [
+        "new_password": "accepted", "memberships": "equal to \(partner)",
+        "role_in_use": partner, "role_in_use_login": previous,
+      ])
   }
 
   // MARK: promote

@@ -10,7 +10,8 @@ public enum ValueTemplate: Sendable, Equatable {
   case text([Part])
   /// The key's current value is a URL; replace only the password in its userinfo with the
   /// new value of the named key, percent-encoded.
-  case urlPassword(from: String)
+  /// The live URL with its password (and, when `user` names a key, its user) replaced.
+  case urlPassword(from: String, user: String? = nil)
 
   public enum Part: Sendable, Equatable {
     case literal([UInt8])
@@ -58,7 +59,7 @@ public enum ValueTemplate: Sendable, Equatable {
     switch self {
     case .text(let parts):
       parts.compactMap { if case .key(let name, _) = $0 { name } else { nil } }
-    case .urlPassword(let key): [key]
+    case .urlPassword(let key, let user): [key] + (user.map { [$0] } ?? [])
     }
   }
 
@@ -87,7 +88,7 @@ public enum ValueTemplate: Sendable, Equatable {
           }
         }
       }
-    case .urlPassword(let key):
+    case .urlPassword(let key, let userKey):
       guard let current else {
         throw Failure(
           description: "url_password needs a current URL value to rewrite, and there is none")
@@ -100,7 +101,17 @@ public enum ValueTemplate: Sendable, Equatable {
       guard let range = Self.passwordRange(in: url) else {
         throw Failure(description: "the current value is not a URL with user:password@ in it")
       }
-      output.append(contentsOf: url[..<range.lowerBound])
+      if let userKey {
+        guard let user = values(userKey) else {
+          throw Failure(description: "url_user names key \(userKey), which has no value")
+        }
+        let userStart = Self.find(Array("://".utf8), in: url, from: 0)! + 3
+        output.append(contentsOf: url[..<userStart])
+        user.withUnsafeBytes { Self.percentEncode($0, into: &output) }
+        output.append(0x3A)
+      } else {
+        output.append(contentsOf: url[..<range.lowerBound])
+      }
       password.withUnsafeBytes { Self.percentEncode($0, into: &output) }
       output.append(contentsOf: url[range.upperBound...])
     }

@@ -60,6 +60,63 @@ import Testing
     }
   }
 
+  @Test func theShippedScheduledPolicyAlternatesTwoRoles() throws {
+    let path = Repository.root + "/policies/rotation/aura-sign-scheduled.yaml"
+    let policy = try RotationPolicy.parse(String(contentsOfFile: path, encoding: .utf8), file: path)
+    #expect(policy.strategy == .alternating)
+    #expect(policy.postgres.map(\.role) == ["aura_blue"])
+    #expect(policy.postgres.first?.alternateRole == "aura_green")
+    #expect(policy.postgres.first?.userKey == "DATABASE_USER")
+    // The user key changes too, and before the derived URL is rendered.
+    #expect(policy.changedKeys == ["DATABASE_PASSWORD", "DATABASE_USER", "DATABASE_URL"])
+    #expect(
+      policy.derive.first?.template
+        == .urlPassword(from: "DATABASE_PASSWORD", user: "DATABASE_USER"))
+  }
+
+  static let alternatingBase = """
+    version: 1
+    strategy: alternating
+    vault: { secret: secret/a }
+    rotate:
+      - key: PW
+        generate: { bytes: 32 }
+    targets:
+      postgres:
+        - role: blue
+          password_key: PW
+
+    """
+
+  @Test(arguments: [
+    ("", "strategy alternating needs alternate_role and user_key for postgres role blue"),
+    (
+      "      alternate_role: blue\n      user_key: U\n",
+      "postgres role blue: alternate_role must be a different role"
+    ),
+    (
+      "      alternate_role: green\n      user_key: PW\n",
+      "postgres role blue: user_key PW names the role, so it cannot also be rotated or derived"
+    ),
+  ])
+  func alternatingNeedsAPairAndAUserKey(extra: String, expected: String) {
+    do {
+      _ = try RotationPolicy.parse(Self.alternatingBase + extra, file: "p.yaml")
+      Issue.record("accepted")
+    } catch {
+      #expect(error.description == "p.yaml: " + expected)
+    }
+  }
+
+  @Test func aPairWithoutStrategyAlternatingIsRefused() {
+    let yaml =
+      Self.alternatingBase.replacingOccurrences(of: "strategy: alternating\n", with: "")
+      + "      alternate_role: green\n      user_key: U\n"
+    #expect(throws: PolicyError.self) { try RotationPolicy.parse(yaml, file: "p.yaml") }
+    let fine = Self.alternatingBase + "      alternate_role: green\n      user_key: U\n"
+    #expect(throws: Never.self) { try RotationPolicy.parse(fine, file: "p.yaml") }
+  }
+
   @Test func targetsMayOnlyNameKeysThePolicyChanges() {
     let yaml = """
       version: 1
@@ -95,6 +152,16 @@ import Testing
     #expect(
       rendered.unsafeUTF8String()
         == "postgresql://aura:N3w%2Fpw@db.internal:5432/aura_sign?sslmode=require")
+  }
+
+  @Test func urlPasswordWithAUserRewritesBoth() throws {
+    let current = SecretBytes(utf8: "postgresql://aura_blue:old@db:5432/aura_sign?sslmode=require")
+    let values = ["PW": SecretBytes(utf8: "n:w"), "U": SecretBytes(utf8: "aura_green")]
+    let rendered = try ValueTemplate.urlPassword(from: "PW", user: "U").render(
+      values: { values[$0] }, current: current)
+    #expect(
+      rendered.unsafeUTF8String()
+        == "postgresql://aura_green:n%3Aw@db:5432/aura_sign?sslmode=require")
   }
 
   @Test func aURLWithoutPasswordIsRefused() {

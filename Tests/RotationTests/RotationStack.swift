@@ -101,9 +101,10 @@ final class RotationStack: Sendable {
   }
 
   func rotate(
-    _ verb: String, _ extra: [String] = [], environment extraEnvironment: [String: String] = [:]
+    _ verb: String, _ extra: [String] = [], environment extraEnvironment: [String: String] = [:],
+    policy: String? = nil
   ) async throws -> ChildProcess.Result {
-    var arguments = ["rotate", verb, "--policy", policyPath]
+    var arguments = ["rotate", verb, "--policy", policy ?? policyPath]
     if verb == "run" || verb == "resume" {
       arguments += [
         "--signing-key", directory + "/signing.key", "--evidence-dir", directory + "/evidence",
@@ -135,8 +136,16 @@ final class RotationStack: Sendable {
       parameters: ["host": "127.0.0.1", "port": String(postgres.port), "dbname": database])
   }
 
-  func login(_ password: SecretBytes) throws -> PostgresLoginOutcome {
-    try PostgresConnection.verifyLogin(postgresConfiguration(), role: "aura", secret: password)
+  func login(_ password: SecretBytes, role: String = "aura") throws -> PostgresLoginOutcome {
+    try PostgresConnection.verifyLogin(postgresConfiguration(), role: role, secret: password)
+  }
+
+  /// A superuser connection (the password of the test cluster's `postgres`).
+  func adminConnection(database: String = "aura_sign") throws -> PostgresConnection {
+    var configuration = postgresConfiguration(database: database)
+    configuration.parameters["user"] = "postgres"
+    configuration.password = SecretBytes(utf8: postgres.password!)
+    return try PostgresConnection(configuration)
   }
 
   func redisConnection() throws -> RedisConnection {

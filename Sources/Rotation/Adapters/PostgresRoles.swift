@@ -37,4 +37,12 @@ public final class PostgresRoles: DatabaseRoles {
   public func currentUser() throws -> String { try connection.capabilities().user }
 
   public func canManageRoles() throws -> Bool { try connection.capabilities().canChangePasswords }
+
+  public func profile(role: String) throws -> PostgresRoleProfile? {
+    try connection.roleProfile(role)
+  }
+
+  public func grant(_ memberships: [PostgresRoleProfile.Membership], to role: String) throws {
+    try connection.grant(memberships, to: role)
+  }
 }
