@@ -48,8 +48,8 @@ stack-up: deps
 stack-down:
 	@scripts/stack.sh down $(STACK_DIR)
 
-## demo: the local stack, then `lockstep doctor` against it (the rotation demo replaces
-## this once `lockstep rotate` lands).
+## demo: the compromise rotation end to end on a local stack it starts itself
+## (scripts/demo.sh: stack, doctor, seed, rotate plan/run, checks, evidence, notice).
 demo: deps build
 	@scripts/demo.sh $(STACK_DIR)
 

@@ -95,6 +95,24 @@ extension Checkup {
               "PostgreSQL role \"\(role)\" named by the policy does not exist at \(info.server).")
         }
       }
+      for target in targets {
+        guard let alternate = target.alternateRole else { continue }
+        let name = "PostgreSQL pair \(target.role)/\(alternate)"
+        log.begin(name)
+        let (problems, profiles) = try Rotator.pairProblems(target) {
+          try connection.roleProfile($0)
+        }
+        if !problems.isEmpty {
+          log.fail(name, "rights differ", problem: problems.joined(separator: "; ") + ".")
+        } else if profiles.count == 2, profiles[0].memberships != profiles[1].memberships {
+          log.pass(
+            name,
+            "group memberships differ: a rotation grants the next role those of the role in use, and refuses if it holds more"
+          )
+        } else {
+          log.pass(name, "equal rights (memberships, settings, grants), no owned objects")
+        }
+      }
       for database in Set(targets.map(\.verifyDatabase)).sorted() {
         let name = "PostgreSQL database \(database)"
         log.begin(name)

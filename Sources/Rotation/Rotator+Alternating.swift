@@ -32,8 +32,44 @@ extension Rotator {
     return name
   }
 
-  /// Preflight for each pair: both roles exist and log in, neither owns objects, their
-  /// settings and direct grants are equal, and the role about to be used holds no
+  /// What makes a pair unusable whichever role is in use: a missing role, one that may not
+  /// log in, ownership, different settings or direct grants. Doctor shows the same list.
+  public static func pairProblems(
+    _ target: RotationPolicy.PostgresTarget,
+    profile: (String) throws -> PostgresRoleProfile?
+  ) rethrows -> (problems: [String], profiles: [PostgresRoleProfile]) {
+    guard let alternate = target.alternateRole else { return ([], []) }
+    var problems: [String] = []
+    var profiles: [PostgresRoleProfile] = []
+    for role in [target.role, alternate] {
+      guard let found = try profile(role) else {
+        problems.append("PostgreSQL role \(role) does not exist")
+        continue
+      }
+      if !found.canLogin { problems.append("PostgreSQL role \(role) may not log in") }
+      if found.ownedObjects > 0 {
+        problems.append(
+          "PostgreSQL role \(role) owns \(found.ownedObjects) object(s); with strategy "
+            + "alternating both roles must act through a group role that owns them "
+            + "(REASSIGN OWNED BY \(role) TO the group)")
+      }
+      profiles.append(found)
+    }
+    guard profiles.count == 2 else { return (problems, profiles) }
+    let pair = "PostgreSQL roles \(target.role) and \(alternate)"
+    if profiles[0].settings != profiles[1].settings {
+      problems.append("\(pair) have different ALTER ROLE … SET settings")
+    }
+    if profiles[0].directGrants != profiles[1].directGrants {
+      problems.append(
+        "\(pair) are named in different object ACLs (\(profiles[0].directGrants.count) and "
+          + "\(profiles[1].directGrants.count) objects): grant those rights to a group role "
+          + "that both are members of")
+    }
+    return (problems, profiles)
+  }
+
+  /// Preflight for each pair: `pairProblems`, and the role about to be used holds no
   /// membership that the role in use lacks (the ones it lacks are granted at apply).
   func alternatingProblems(_ database: any DatabaseRoles, live: VersionedSecret?) throws
     -> [String]
@@ -41,33 +77,9 @@ extension Rotator {
     var problems: [String] = []
     for target in policy.postgres {
       guard let alternate = target.alternateRole, let userKey = target.userKey else { continue }
-      var profiles: [PostgresRoleProfile] = []
-      for role in [target.role, alternate] {
-        guard let profile = try database.profile(role: role) else {
-          problems.append("PostgreSQL role \(role) does not exist")
-          continue
-        }
-        if !profile.canLogin { problems.append("PostgreSQL role \(role) may not log in") }
-        if profile.ownedObjects > 0 {
-          problems.append(
-            "PostgreSQL role \(role) owns \(profile.ownedObjects) object(s); with strategy "
-              + "alternating both roles must act through a group role that owns them "
-              + "(REASSIGN OWNED BY \(role) TO the group)")
-        }
-        profiles.append(profile)
-      }
-      guard profiles.count == 2 else { continue }
-      let pair = "PostgreSQL roles \(target.role) and \(alternate)"
-      if profiles[0].settings != profiles[1].settings {
-        problems.append("\(pair) have different ALTER ROLE … SET settings")
-      }
-      if profiles[0].directGrants != profiles[1].directGrants {
-        problems.append(
-          "\(pair) are named in different object ACLs (\(profiles[0].directGrants.count) and "
-            + "\(profiles[1].directGrants.count) objects): grant those rights to a group role "
-            + "that both are members of")
-      }
-      guard let live else { continue }
+      let (found, profiles) = try Self.pairProblems(target) { try database.profile(role: $0) }
+      problems += found
+      guard profiles.count == 2, let live else { continue }
       guard let inUse = Self.roleInUse(target, live: live) else {
         problems.append(
           "\(userKey) in \(policy.vault.secret) must name \(target.role) or \(alternate)")

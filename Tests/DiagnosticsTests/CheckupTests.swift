@@ -180,6 +180,39 @@ struct CheckupTests {
     #expect(report.results.first { $0.name == "PostgreSQL own login" }?.status == .failed)
   }
 
+  @Test func anAlternatingPairIsCheckedForEqualRights() async throws {
+    let fixture = try await DoctorFixture.make()
+    let seeded = try fixture.seedPolicyTargets()
+    let suffix = UInt32.random(in: 0...UInt32.max)
+    let (blue, green, group) = ("blue_\(suffix)", "green_\(suffix)", "group_\(suffix)")
+    try fixture.psql(
+      "CREATE ROLE \(group) NOLOGIN; CREATE ROLE \(blue) LOGIN IN ROLE \(group); "
+        + "CREATE ROLE \(green) LOGIN")
+    let text = DoctorFixture.policy(
+      secret: "\(seeded.mount)/app/prod", role: blue, namespace: seeded.namespace,
+      deployment: "web"
+    )
+    .replacingOccurrences(of: "vault:\n", with: "strategy: alternating\nvault:\n")
+    .replacingOccurrences(
+      of: "      password_key: DATABASE_PASSWORD\n",
+      with: "      password_key: DATABASE_PASSWORD\n      alternate_role: \(green)\n"
+        + "      user_key: DATABASE_USER\n")
+    let policy = try RotationPolicy.parse(text, file: "p.yaml")
+    func pairCheck() async -> CheckResult? {
+      await Checkup(environment: fixture.environment, policy: policy, timeout: .seconds(15)).run()
+        .results.first { $0.name == "PostgreSQL pair \(blue)/\(green)" }
+    }
+    let usable = try #require(await pairCheck())
+    #expect(usable.status == .passed)
+    #expect(usable.detail.contains("group memberships differ"))
+
+    try fixture.psql(
+      "CREATE TABLE owned_\(suffix) (id int); ALTER TABLE owned_\(suffix) OWNER TO \(green)")
+    let refused = try #require(await pairCheck())
+    #expect(refused.status == .failed)
+    #expect(refused.problem?.contains("PostgreSQL role \(green) owns 1 object(s)") == true)
+  }
+
   @Test func policyTargetsAreCheckedEvenWhenTheirVariableIsUnset() async throws {
     let fixture = try await DoctorFixture.make()
     let seeded = try fixture.seedPolicyTargets()
