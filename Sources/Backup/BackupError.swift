@@ -14,6 +14,9 @@ public enum BackupError: LockstepError, Equatable {
   case io(String)
   case invalidResponse(path: String)
   case usage(String)
+  case recipientNotPresent(String)
+  case recipientsUntagged(recipient: String, count: Int)
+  case lastRecipient
 
   public var description: String {
     switch self {
@@ -39,13 +42,21 @@ public enum BackupError: LockstepError, Equatable {
       "Vault's answer for \(path) could not be understood."
     case .usage(let sentence):
       sentence
+    case .recipientNotPresent(let recipient):
+      "\(recipient) is not a recipient of this backup; nothing was changed."
+    case .recipientsUntagged(let recipient, let count):
+      "Cannot tell whether \(recipient) is a recipient of this backup: \(count) X25519 stanza(s) predate the recipient tags of format version 2 and no --identity given opens them; use --recipient to replace the whole set, listing everyone who keeps access."
+    case .lastRecipient:
+      "Refusing to remove every recipient: nobody could open the backup again; add the new recipient in the same command (--add-recipient) or remove fewer."
     }
   }
 
   public var exitStatus: ExitStatus {
     switch self {
-    case .noRecipients, .transitOnly, .invalidRecipient, .emptyRetentionPolicy, .usage: .usage
-    case .notABackup: .dataError
+    case .noRecipients, .transitOnly, .invalidRecipient, .emptyRetentionPolicy, .usage,
+      .recipientNotPresent, .lastRecipient:
+      .usage
+    case .notABackup, .recipientsUntagged: .dataError
     case .manifestMismatch, .uploadVerificationFailed: .mismatch
     case .destinationExists, .io, .invalidResponse: .failure
     }

@@ -3,32 +3,104 @@ import LockstepCore
 
 /// `backup rewrap`: changes who can open a backup without re-encrypting its payload.
 public enum BackupRewrap {
+  /// What to change. Removals apply first, then additions, so that one command can
+  /// replace an operator's key or a passphrase. With `replacement`, the other fields must
+  /// be empty: the replacement is the whole new set.
+  public struct Changes: Sendable {
+    public var add: BackupRecipients
+    /// X25519 recipients and Transit keys to remove (a passphrase in it is ignored; see
+    /// `removePassphrase`).
+    public var remove: BackupRecipients
+    /// Removes every passphrase stanza.
+    public var removePassphrase: Bool
+    public var replacement: BackupRecipients?
+
+    public init(
+      add: BackupRecipients = .init(), remove: BackupRecipients = .init(),
+      removePassphrase: Bool = false, replacement: BackupRecipients? = nil
+    ) {
+      self.add = add
+      self.remove = remove
+      self.removePassphrase = removePassphrase
+      self.replacement = replacement
+    }
+  }
+
   /// With `replace`, the new recipients are the whole set; otherwise they join the
   /// existing stanzas, which are kept byte for byte (including Transit ones).
   public static func rewrap(
     _ envelope: [UInt8], identities: [Identity], recipients: BackupRecipients, replace: Bool
   ) throws -> [UInt8] {
-    let header = try EnvelopeHeader.read(from: MemoryStream(envelope))
-    guard recipients.transitKeys.isEmpty else {
+    try rewrap(
+      envelope, identities: identities,
+      changes: replace ? Changes(replacement: recipients) : Changes(add: recipients))
+  }
+
+  /// Applies `changes`, refusing (before anything is written) to remove a recipient that is
+  /// not there or cannot be told apart, to leave no recipient, or to leave only Transit
+  /// keys. The result is a format-version-2 envelope whose payload bytes (and signature)
+  /// are those of `envelope`.
+  public static func rewrap(_ envelope: [UInt8], identities: [Identity], changes: Changes)
+    throws -> [UInt8]
+  {
+    let additions = changes.replacement ?? changes.add
+    guard additions.transitKeys.isEmpty else {
       throw BackupError.usage(
         "rewrap cannot add a Transit key (it would need Vault); add X25519 recipients or a passphrase."
       )
     }
-    var all: [Recipient] = []
-    if !replace {
-      all = header.stanzas.map { .prewrapped(type: $0.type, body: $0.body) }
-    } else if recipients.recipients.isEmpty {
-      throw BackupError.noRecipients
+    if let replacement = changes.replacement {
+      guard replacement.recipients.count > 0 else { throw BackupError.noRecipients }
+      guard changes.add.recipients.isEmpty, changes.add.transitKeys.isEmpty,
+        changes.remove.recipients.isEmpty, changes.remove.transitKeys.isEmpty,
+        !changes.removePassphrase
+      else {
+        throw BackupError.usage(
+          "--recipient replaces the whole recipient set; it cannot be combined with --add-recipient, --remove-recipient or --remove-passphrase."
+        )
+      }
     }
-    all += recipients.recipients
-    let opensWithoutVault = all.contains {
-      if case .prewrapped(let type, _) = $0 { return type != EnvelopeHeader.Stanza.vaultTransit }
-      return true
-    }
-    guard opensWithoutVault else { throw BackupError.transitOnly }
+    // Checked before the file key is unwrapped (a wrong identity still gets its own error).
+    _ = try EnvelopeHeader.read(from: MemoryStream(envelope))
     let sink = MemoryStream()
-    try EnvelopeFormat.rewrap(
-      from: MemoryStream(envelope), to: sink, identities: identities, recipients: all)
+    try EnvelopeFormat.rewrap(from: MemoryStream(envelope), to: sink, identities: identities) {
+      stanzas in
+      if changes.replacement != nil { stanzas.removeAll() }
+      try remove(changes, from: &stanzas)
+      for recipient in additions.recipients { try stanzas.add(recipient) }
+      let types = stanzas.types
+      guard !types.isEmpty else { throw BackupError.lastRecipient }
+      let opensWithoutVault = types.contains {
+        $0 == EnvelopeHeader.Stanza.x25519 || $0 == EnvelopeHeader.Stanza.argon2id
+      }
+      guard opensWithoutVault else { throw BackupError.transitOnly }
+    }
     return sink.bytes
+  }
+
+  private static func remove(_ changes: Changes, from stanzas: inout RecipientStanzas) throws {
+    for recipient in changes.remove.recipients {
+      guard case .x25519(let publicKey) = recipient else { continue }
+      let text = Recipient.encode(x25519PublicKey: publicKey)
+      switch stanzas.remove(x25519PublicKey: publicKey) {
+      case .removed: continue
+      case .notPresent: throw BackupError.recipientNotPresent(text)
+      case .unknown(let untagged):
+        throw BackupError.recipientsUntagged(recipient: text, count: untagged)
+      }
+    }
+    for key in changes.remove.transitKeys {
+      let prefix = Array((key + "\n").utf8)
+      let removed = stanzas.removeAll(type: EnvelopeHeader.Stanza.vaultTransit) {
+        $0.starts(with: prefix)
+      }
+      guard removed > 0 else {
+        throw BackupError.recipientNotPresent(BackupRecipients.transitPrefix + key)
+      }
+    }
+    if changes.removePassphrase {
+      let removed = stanzas.removeAll(type: EnvelopeHeader.Stanza.argon2id) { _ in true }
+      guard removed > 0 else { throw BackupError.recipientNotPresent("a passphrase") }
+    }
   }
 }

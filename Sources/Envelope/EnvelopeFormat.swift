@@ -103,10 +103,10 @@ public enum EnvelopeFormat {
       return key.count == 32 && header.isAuthentic(fileKey: key) ? key : nil
     case .x25519(let pair):
       for stanza in header.stanzas where stanza.type == EnvelopeHeader.Stanza.x25519 {
-        guard stanza.body.count == 32 + SealedBox.overhead else {
-          throw EnvelopeError.malformedHeader("an X25519 stanza is not 80 bytes long")
-        }
-        if let key = try? SealedBox.open(stanza.body, with: pair) { return key }
+        // The recipient tag (version 2) is not consulted: it can only be checked with the
+        // file key this is looking for.
+        let sealedBox = try header.x25519Parts(stanza).sealedBox
+        if let key = try? SealedBox.open(sealedBox, with: pair) { return key }
       }
       return nil
     case .passphrase(let passphrase):
@@ -246,27 +246,35 @@ public enum EnvelopeFormat {
   }
 
   /// Changes who can open a file without touching its payload: unwraps the file key with
-  /// `identities`, writes a new header for `recipients` with the same payload salt and
-  /// signer (the signature does not cover stanzas, so it stays valid), and copies the rest.
+  /// `identities`, lets `edit` change the stanzas (identified with the same identities, see
+  /// `RecipientStanzas`), writes a version-2 header for the result with the same payload
+  /// salt and signer (the signature does not cover stanzas, so it stays valid), and copies
+  /// the rest of `source` byte for byte. Nothing is written to `sink` when `edit` throws.
   public static func rewrap(
     from source: any ByteSource, to sink: any ByteSink, identities: [Identity],
-    recipients: [Recipient]
+    edit: (inout RecipientStanzas) throws -> Void
   ) throws {
     let old = try EnvelopeHeader.read(from: source)
     let fileKey = try unwrapFileKey(old, identities: identities)
-    let stanzas = try recipients.map {
-      try EnvelopeWriter.wrap(
-        fileKey, for: $0, random: { CryptoRandom.bytes(count: $0) }, deterministic: false)
-    }
-    let header = try EnvelopeHeader.make(
-      fileKey: fileKey, payloadSalt: old.payloadSalt, signerPublicKey: old.signerPublicKey,
-      stanzas: stanzas)
-    try header.encoded.withUnsafeBytes { try sink.write($0) }
+    var stanzas = try RecipientStanzas(header: old, fileKey: fileKey, identities: identities)
+    try edit(&stanzas)
+    try stanzas.header().encoded.withUnsafeBytes { try sink.write($0) }
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let got = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
       if got == 0 { break }
       try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+    }
+  }
+
+  /// `rewrap` that replaces every stanza with one per recipient in `recipients`.
+  public static func rewrap(
+    from source: any ByteSource, to sink: any ByteSink, identities: [Identity],
+    recipients: [Recipient]
+  ) throws {
+    try rewrap(from: source, to: sink, identities: identities) { stanzas in
+      stanzas.removeAll()
+      for recipient in recipients { try stanzas.add(recipient) }
     }
   }
 }

@@ -1,10 +1,16 @@
 import Crypto
 import LockstepCore
 
-/// The parsed header of an envelope (format version 1, docs/format.md).
+/// The parsed header of an envelope (format versions 1 and 2, docs/format.md).
+///
+/// Version 2 differs from version 1 only in its X25519 stanzas, which start with a
+/// recipient tag (see `EnvelopeKeys.recipientTag`) so that `rewrap` can tell whose each one
+/// is. Readers accept both; writers write version 2.
 public struct EnvelopeHeader: Sendable {
   public static let magic: [UInt8] = Array("LOCKSTEP".utf8)
-  public static let version: UInt8 = 1
+  /// The version writers produce.
+  public static let version: UInt8 = 2
+  public static let readableVersions: ClosedRange<UInt8> = 1...2
   public static let maximumStanzas = 1024
 
   public struct Stanza: Sendable, Equatable {
@@ -21,6 +27,8 @@ public struct EnvelopeHeader: Sendable {
     }
   }
 
+  /// The format version this header was read with or is written as.
+  public let version: UInt8
   public let payloadSalt: [UInt8]
   /// The Ed25519 public key that signed the payload, when the file is signed.
   public let signerPublicKey: [UInt8]?
@@ -30,7 +38,7 @@ public struct EnvelopeHeader: Sendable {
   /// Every header byte before the MAC: what the MAC authenticates.
   public var authenticatedBytes: [UInt8] {
     var out = Self.magic
-    out.append(Self.version)
+    out.append(version)
     out.append(signerPublicKey == nil ? 0 : 1)
     out += payloadSalt
     if let signerPublicKey { out += signerPublicKey }
@@ -45,7 +53,11 @@ public struct EnvelopeHeader: Sendable {
 
   public var encoded: [UInt8] { authenticatedBytes + mac }
 
-  init(payloadSalt: [UInt8], signerPublicKey: [UInt8]?, stanzas: [Stanza], mac: [UInt8]) {
+  init(
+    version: UInt8 = Self.version, payloadSalt: [UInt8], signerPublicKey: [UInt8]?,
+    stanzas: [Stanza], mac: [UInt8]
+  ) {
+    self.version = version
     self.payloadSalt = payloadSalt
     self.signerPublicKey = signerPublicKey
     self.stanzas = stanzas
@@ -76,7 +88,9 @@ public struct EnvelopeHeader: Sendable {
       throw EnvelopeError.notAnEnvelope
     }
     let version = try reader.take(1)[0]
-    guard version == Self.version else { throw EnvelopeError.unsupportedVersion(version) }
+    guard readableVersions.contains(version) else {
+      throw EnvelopeError.unsupportedVersion(version)
+    }
     let flags = try reader.take(1)[0]
     guard flags & ~1 == 0 else { throw EnvelopeError.malformedHeader("unknown flags are set") }
     let payloadSalt = try reader.take(32)
@@ -93,12 +107,32 @@ public struct EnvelopeHeader: Sendable {
     }
     let mac = try reader.take(32)
     return EnvelopeHeader(
-      payloadSalt: payloadSalt, signerPublicKey: signer, stanzas: stanzas, mac: mac)
+      version: version, payloadSalt: payloadSalt, signerPublicKey: signer, stanzas: stanzas,
+      mac: mac)
   }
 
   /// Whether the MAC matches under `fileKey` (constant-time).
   func isAuthentic(fileKey: SecretBytes) -> Bool {
     HMACSHA256.isValid(mac, for: authenticatedBytes, key: EnvelopeKeys.header(fileKey))
+  }
+
+  /// Bytes before the sealed box in an X25519 stanza body: none in version 1, the
+  /// 16-byte recipient tag in version 2.
+  var x25519TagLength: Int { version == 1 ? 0 : EnvelopeKeys.recipientTagLength }
+
+  /// The sealed box and the recipient tag (nil in version 1, or when all zero: a stanza
+  /// whose recipient the writer did not know) of an X25519 stanza.
+  func x25519Parts(_ stanza: Stanza) throws -> (tag: [UInt8]?, sealedBox: [UInt8]) {
+    let boxLength = 32 + SealedBox.overhead
+    guard stanza.body.count == x25519TagLength + boxLength else {
+      throw EnvelopeError.malformedHeader(
+        "an X25519 stanza is not \(x25519TagLength + boxLength) bytes long")
+    }
+    let tag = Array(stanza.body[0..<x25519TagLength])
+    return (
+      tag.isEmpty || tag.allSatisfy({ $0 == 0 }) ? nil : tag,
+      Array(stanza.body[x25519TagLength...])
+    )
   }
 }
 
@@ -123,7 +157,7 @@ private final class HeaderReader {
 }
 
 /// The keys derived from the file key (HKDF-SHA-256, docs/format.md section "Keys").
-enum EnvelopeKeys {
+public enum EnvelopeKeys {
   static func header(_ fileKey: SecretBytes) -> SecretBytes {
     HKDF.deriveKey(
       from: fileKey, salt: [], info: Array("lockstep v1 header".utf8), outputByteCount: 32)
@@ -132,6 +166,27 @@ enum EnvelopeKeys {
   static func payload(_ fileKey: SecretBytes, salt: [UInt8]) -> SecretBytes {
     HKDF.deriveKey(
       from: fileKey, salt: salt, info: Array("lockstep v1 payload".utf8), outputByteCount: 32)
+  }
+
+  static let recipientTagLength = 16
+
+  /// Which X25519 recipient a version-2 stanza belongs to: the first 16 bytes of
+  /// HMAC(HKDF(file key, "lockstep v2 recipient tag"), public key). Keyed by the file key,
+  /// so only someone who can open the file can test a public key against it; an outsider
+  /// cannot link a backup to a recipient.
+  public static func recipientTag(_ fileKey: SecretBytes, publicKey: [UInt8]) -> [UInt8] {
+    let key = HKDF.deriveKey(
+      from: fileKey, salt: [], info: Array("lockstep v2 recipient tag".utf8),
+      outputByteCount: 32)
+    return Array(HMACSHA256.authenticate(publicKey, key: key).prefix(recipientTagLength))
+  }
+
+  /// A version-2 X25519 stanza body: the recipient tag, then the sealed box of the file key.
+  static func x25519Body(_ fileKey: SecretBytes, publicKey: [UInt8], ephemeralSeed: SecretBytes?)
+    throws -> [UInt8]
+  {
+    recipientTag(fileKey, publicKey: publicKey)
+      + (try SealedBox.seal(fileKey, to: publicKey, ephemeralSeed: ephemeralSeed))
   }
 }
 

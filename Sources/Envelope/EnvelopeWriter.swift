@@ -81,7 +81,7 @@ public final class EnvelopeWriter {
       }
       return .init(
         type: EnvelopeHeader.Stanza.x25519,
-        body: try SealedBox.seal(fileKey, to: publicKey, ephemeralSeed: seed))
+        body: try EnvelopeKeys.x25519Body(fileKey, publicKey: publicKey, ephemeralSeed: seed))
     case .passphrase(let passphrase, let parameters):
       let salt = random(Argon2id.saltByteCount)
       let nonce = random(SecretBox.nonceByteCount)

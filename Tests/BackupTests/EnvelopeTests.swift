@@ -36,7 +36,8 @@ import Testing
     let envelope = try EnvelopeFormat.encrypt(
       plaintext, to: [.x25519(publicKey: identity.publicKey)])
     let chunks = max(1, (size + 65535) / 65536)
-    #expect(envelope.count == 8 + 1 + 1 + 32 + 2 + 83 + 32 + size + 16 * chunks)
+    // Stanza: type, length, 16-byte recipient tag, 80-byte sealed box (format version 2).
+    #expect(envelope.count == 8 + 1 + 1 + 32 + 2 + 3 + 96 + 32 + size + 16 * chunks)
     #expect(try decrypt(envelope, [.x25519(identity)]) == plaintext)
     // Streaming with uneven reads gives the same result.
     let sink = MemoryStream()
@@ -97,7 +98,7 @@ import Testing
     let plaintext = CryptoRandom.bytes(count: 2 * 65536 + 1000)
     let envelope = try EnvelopeFormat.encrypt(
       plaintext, to: [.x25519(publicKey: identity.publicKey)])
-    return (identity, plaintext, envelope, 159)
+    return (identity, plaintext, envelope, 175)
   }
 
   @Test func flippedBitInHeaderFails() throws {
@@ -176,8 +177,8 @@ import Testing
   @Test func unknownVersionAndForeignFilesAreRefusedWith65() throws {
     let (identity, _, envelope, _) = try threeChunks()
     var future = envelope
-    future[8] = 2
-    let error = #expect(throws: EnvelopeError.unsupportedVersion(2)) {
+    future[8] = 3
+    let error = #expect(throws: EnvelopeError.unsupportedVersion(3)) {
       try decrypt(future, [.x25519(identity)])
     }
     #expect(error?.exitStatus == .dataError)

@@ -62,6 +62,36 @@ import Testing
   }
 
   static let vector1Hex = """
+    4c4f434b535445500201202122232425262728292a2b2c2d2e2f303132333435
+    363738393a3b3c3d3e3fdde3bccec7f3a66a1115f45d720f4dc135c3ae7c4e22
+    dca38fdb1efd6a495ff800020100606935bf8506e6ab378d713da996de3ef2f1
+    4b5173130a1b80687f273d49e8f4740a793a949b83b105837f2a61e8fee14f57
+    1c144da1a00ba4955dac0b97fbbc728499e5b5faa91d9d8dfbe01635109a5616
+    b09c6079b0da2ca0f6e49b4a5d8eea0200600000000100000040606162636465
+    666768696a6b6c6d6e6f707172737475767778797a7b7c7d7e7f808182838485
+    86871fec441030fad298c0080602bef8829f006651ea425f0c14e9adceb430f5
+    0bef698700eb540265857f3ad512534e3454fe45c91a22f0948ee5652ed1672c
+    251689e7d080b4959e834319392e6a45ef0f4d788fff6f31feb1c62f0826a4ef
+    2a8af03ae2c2a13e3fc6c7082e67204f028f17325fbeb7a66060631dbc00f513
+    dd7f80ff30cb1b938dbbca08fec871f14226094882a571345846100aad241075
+    6598d24be2a688c34e75d867c5fc2ae19607
+    """
+  static let vector2Header = """
+    4c4f434b535445500200202122232425262728292a2b2c2d2e2f303132333435
+    363738393a3b3c3d3e3f00010100606935bf8506e6ab378d713da996de3ef2f1
+    4b5173130a1b80687f273d49e8f4740a793a949b83b105837f2a61e8fee14f57
+    1c144da1a00ba4955dac0b97fbbc728499e5b5faa91d9d8dfbe01635109a5616
+    b09c6079b0da2ca0f6e49b4a5d8eeaa7313dcddd65a6901488ac3f4a48963bc1
+    3839510134a1f438cfcc3168b4a95f
+    """
+  static let vector2SHA256 =
+    "92350f8c8069f2097626440941623f09b5f0ef26c7bb2c117b991a91c7414a32"
+  /// The recipient tag of the vectors' key under their file key.
+  static let recipientTag = "6935bf8506e6ab378d713da996de3ef2"
+
+  /// The version-1 vectors (written by lockstep before recipient tags): no longer produced,
+  /// still read.
+  static let version1Vector1Hex = """
     4c4f434b535445500101202122232425262728292a2b2c2d2e2f303132333435
     363738393a3b3c3d3e3fdde3bccec7f3a66a1115f45d720f4dc135c3ae7c4e22
     dca38fdb1efd6a495ff80002010050f14b5173130a1b80687f273d49e8f4740a
@@ -76,15 +106,17 @@ import Testing
     4226094882a571345846100aad2410756598d24be2a688c34e75d867c5fc2ae1
     9607
     """
-  static let vector2Header = """
+  static let version1Vector2Header = """
     4c4f434b535445500100202122232425262728292a2b2c2d2e2f303132333435
     363738393a3b3c3d3e3f0001010050f14b5173130a1b80687f273d49e8f4740a
     793a949b83b105837f2a61e8fee14f571c144da1a00ba4955dac0b97fbbc7284
     99e5b5faa91d9d8dfbe01635109a5616b09c6079b0da2ca0f6e49b4a5d8eead7
     d0e13f0ff4d07c54c10463849794ed3d42c6f0ec7bf8e94d85acf0d2055fc4
     """
-  static let vector2SHA256 =
+  static let version1Vector2SHA256 =
     "17326f9359bd78bbe2ce88ec6630897a051241005025899242c61562943af6ea"
+
+  static func bytes(_ hex: String) -> [UInt8] { Hex.decode(hex.filter { !$0.isWhitespace })! }
 
   @Test func vector1Bytes() throws {
     let bytes = try Self.vector1()
@@ -105,22 +137,66 @@ import Testing
 
   @Test func vector2Bytes() throws {
     let bytes = try Self.vector2()
-    #expect(bytes.count == 159 + 65552 + 21)
-    #expect(Hex.encode(bytes.prefix(159)) == Self.vector2Header.filter { !$0.isWhitespace })
+    #expect(bytes.count == 175 + 65552 + 21)
+    #expect(Hex.encode(bytes.prefix(175)) == Self.vector2Header.filter { !$0.isWhitespace })
     #expect(Hex.encode(SHA256.hash(bytes)) == Self.vector2SHA256)
   }
 
-  /// Decodes vector 1 by following docs/format.md step by step with only the Crypto
-  /// primitives: evidence that the document suffices to write a decoder.
-  @Test func independentDecoderOpensVector1() throws {
-    let bytes = try Self.vector1()
+  /// The tag docs/format.md lists (computed with Python's hmac and hashlib when the
+  /// document was written), against the library's derivation.
+  @Test func recipientTagOfTheVectorKey() throws {
+    let pair = try X25519KeyPair(secretKey: SecretBytes(copying: Self.recipientSecret))
+    let tag = EnvelopeKeys.recipientTag(
+      SecretBytes(copying: Self.range(0x00, 32)), publicKey: pair.publicKey)
+    #expect(Hex.encode(tag) == Self.recipientTag)
+  }
+
+  /// Files written before version 2 still open, with either recipient, signature checked.
+  @Test func version1VectorsStillOpen() throws {
+    let recipient = try X25519KeyPair(secretKey: SecretBytes(copying: Self.recipientSecret))
+    let signer = try Ed25519KeyPair(seed: SecretBytes(copying: Self.signingSeed))
+    let v1 = Self.bytes(Self.version1Vector1Hex)
+    for identity: Identity in [
+      .x25519(recipient), .passphrase(SecretBytes(utf8: Self.passphrase)),
+    ] {
+      let (plaintext, summary) = try EnvelopeFormat.decrypt(
+        v1, identities: [identity], expectedSigner: signer.publicKey)
+      #expect(plaintext.unsafeArray() == Array("hello, lockstep\n".utf8))
+      #expect(summary.header.version == 1)
+      #expect(summary.verifiedSigner == signer.publicKey)
+    }
+    // Version 1's vector 2 is the version-1 header before the same chunks.
+    let chunks = Array(try Self.vector2().dropFirst(175))
+    let v1Vector2 = Self.bytes(Self.version1Vector2Header) + chunks
+    #expect(Hex.encode(SHA256.hash(v1Vector2)) == Self.version1Vector2SHA256)
+    let (plaintext, _) = try EnvelopeFormat.decrypt(v1Vector2, identities: [.x25519(recipient)])
+    #expect(plaintext.unsafeArray() == Self.vector2Plaintext())
+  }
+
+  /// Rewrapping version-1 vector 1 with its X25519 identity and no change gives exactly
+  /// version-2 vector 1: the opened stanza gets its tag, the passphrase stanza, payload
+  /// and signature are kept byte for byte.
+  @Test func rewrapUpgradesVersion1ToVersion2() throws {
+    let recipient = try X25519KeyPair(secretKey: SecretBytes(copying: Self.recipientSecret))
+    let sink = MemoryStream()
+    try EnvelopeFormat.rewrap(
+      from: MemoryStream(Self.bytes(Self.version1Vector1Hex)), to: sink,
+      identities: [.x25519(recipient)]
+    ) { _ in }
+    #expect(Hex.encode(sink.bytes) == Self.vector1Hex.filter { !$0.isWhitespace })
+  }
+
+  /// Decodes vector 1 in both versions by following docs/format.md step by step with only
+  /// the Crypto primitives: evidence that the document suffices to write a decoder.
+  @Test(arguments: [1, 2]) func independentDecoderOpensVector1(version: Int) throws {
+    let bytes = Self.bytes(version == 1 ? Self.version1Vector1Hex : Self.vector1Hex)
     var offset = 0
     func take(_ count: Int) -> [UInt8] {
       defer { offset += count }
       return Array(bytes[offset..<(offset + count)])
     }
     #expect(take(8) == Array("LOCKSTEP".utf8))
-    #expect(take(1) == [1])
+    #expect(take(1) == [UInt8(version)])
     let flags = take(1)[0]
     #expect(flags == 1)
     let payloadSalt = take(32)
@@ -139,9 +215,17 @@ import Testing
     }
     let authenticated = Array(bytes[0..<offset])
     let mac = take(32)
-    // Stanza 1: the X25519 sealed box.
+    // Stanza 1: in version 2, a 16-byte recipient tag, then the X25519 sealed box.
+    #expect(x25519Body.count == (version == 1 ? 80 : 96))
+    let tag = Array(x25519Body.prefix(version == 1 ? 0 : 16))
     let identity = try X25519KeyPair(secretKey: SecretBytes(copying: Self.recipientSecret))
-    let fileKey = try SealedBox.open(x25519Body, with: identity)
+    let fileKey = try SealedBox.open(Array(x25519Body.dropFirst(tag.count)), with: identity)
+    if version == 2 {
+      let tagKey = HKDF.deriveKey(
+        from: fileKey, salt: [], info: Array("lockstep v2 recipient tag".utf8),
+        outputByteCount: 32)
+      #expect(Array(HMACSHA256.authenticate(identity.publicKey, key: tagKey).prefix(16)) == tag)
+    }
     // Stanza 2: Argon2id(passphrase, salt, t, m) keys a secretbox holding the same file key.
     let t = argonBody[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
     let m = argonBody[4..<8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
@@ -175,8 +259,8 @@ import Testing
     let payloadKey = HKDF.deriveKey(
       from: fileKey, salt: Self.range(0x20, 32), info: Array("lockstep v1 payload".utf8),
       outputByteCount: 32)
-    let first = Array(bytes[159..<(159 + 65552)])
-    let second = Array(bytes[(159 + 65552)...])
+    let first = Array(bytes[175..<(175 + 65552)])
+    let second = Array(bytes[(175 + 65552)...])
     let p1 = try AESGCM.open(first, key: payloadKey, nonce: [UInt8](repeating: 0, count: 12))
     let p2 = try AESGCM.open(
       second, key: payloadKey, nonce: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1])

@@ -245,8 +245,11 @@ extension Lockstep.BackupCommand {
     static let configuration = CommandConfiguration(
       abstract: "Change who can open a backup without re-encrypting its payload.",
       discussion: """
-        --add-recipient keeps every existing recipient; --recipient replaces them all (the
-        way to remove one, since X25519 stanzas do not name their recipient).
+        --add-recipient and --new-passphrase-file add; --remove-recipient and \
+        --remove-passphrase remove (removals first, so one run can swap a key); --recipient \
+        replaces the whole set. Removing an X25519 recipient needs format-version-2 \
+        stanzas, or an --identity that opens the stanza (exit 65 otherwise: use \
+        --recipient). The result is written atomically; the payload bytes are unchanged.
         """)
 
     @Argument(help: "A backup file or s3://…/gs://… object URL (replaced in place).")
@@ -257,27 +260,50 @@ extension Lockstep.BackupCommand {
     @Option(name: .customLong("add-recipient"), help: "A lockstep1… recipient to add; repeatable.")
     var added: [String] = []
 
+    @Option(
+      name: .customLong("remove-recipient"),
+      help: "A lockstep1… or vault-transit:MOUNT/KEY recipient to remove; repeatable.")
+    var removed: [String] = []
+
+    @Flag(help: "Remove every passphrase stanza.")
+    var removePassphrase = false
+
     @Option(name: .customLong("recipient"), help: "The complete new recipient set; repeatable.")
     var replacement: [String] = []
 
-    @Option(help: "With --recipient: a passphrase file that also opens the result.")
+    @Option(help: "A file whose first line is a passphrase that also opens the result.")
     var newPassphraseFile: String?
 
     func validate() throws {
-      if added.isEmpty == replacement.isEmpty {
-        throw ValidationError("give either --add-recipient or --recipient")
+      if !replacement.isEmpty && (!added.isEmpty || !removed.isEmpty || removePassphrase) {
+        throw ValidationError(
+          "--recipient replaces the whole set: do not combine it with --add-recipient, --remove-recipient or --remove-passphrase"
+        )
+      }
+      if replacement.isEmpty && added.isEmpty && removed.isEmpty && !removePassphrase
+        && newPassphraseFile == nil
+      {
+        throw ValidationError(
+          "give --add-recipient, --remove-recipient, --remove-passphrase, --new-passphrase-file or --recipient"
+        )
       }
     }
 
     func run() async throws {
-      let bytes = try await BackupDestination.read(backup)
       let passphrase = try newPassphraseFile.map { try KeyFile.readPassphrase(path: $0) }
-      let replace = !replacement.isEmpty
-      let recipients = try BackupRecipients(
-        parsing: replace ? replacement : added, passphrase: passphrase)
       let opener = try keys.opener()
+      let changes: BackupRewrap.Changes
+      if replacement.isEmpty {
+        changes = .init(
+          add: try BackupRecipients(parsing: added, passphrase: passphrase),
+          remove: try BackupRecipients(parsing: removed), removePassphrase: removePassphrase)
+      } else {
+        changes = .init(
+          replacement: try BackupRecipients(parsing: replacement, passphrase: passphrase))
+      }
+      let bytes = try await BackupDestination.read(backup)
       let rewrapped = try BackupRewrap.rewrap(
-        bytes, identities: opener.identities, recipients: recipients, replace: replace)
+        bytes, identities: opener.identities, changes: changes)
       try await BackupDestination.replace(backup, with: rewrapped)
       Terminal.out(backup)
     }
