@@ -26,6 +26,14 @@ public enum BackupRewrap {
     }
   }
 
+  /// A rewrapped backup.
+  public struct Rewrapped: Sendable {
+    public let bytes: [UInt8]
+    /// X25519 stanzas still without a recipient tag (carried over from format version 1,
+    /// opened by no identity given): removing their recipients later needs `--recipient`.
+    public let untaggedStanzas: Int
+  }
+
   /// With `replace`, the new recipients are the whole set; otherwise they join the
   /// existing stanzas, which are kept byte for byte (including Transit ones).
   public static func rewrap(
@@ -33,7 +41,8 @@ public enum BackupRewrap {
   ) throws -> [UInt8] {
     try rewrap(
       envelope, identities: identities,
-      changes: replace ? Changes(replacement: recipients) : Changes(add: recipients))
+      changes: replace ? Changes(replacement: recipients) : Changes(add: recipients)
+    ).bytes
   }
 
   /// Applies `changes`, refusing (before anything is written) to remove a recipient that is
@@ -41,7 +50,7 @@ public enum BackupRewrap {
   /// keys. The result is a format-version-2 envelope whose payload bytes (and signature)
   /// are those of `envelope`.
   public static func rewrap(_ envelope: [UInt8], identities: [Identity], changes: Changes)
-    throws -> [UInt8]
+    throws -> Rewrapped
   {
     let additions = changes.replacement ?? changes.add
     guard additions.transitKeys.isEmpty else {
@@ -61,6 +70,7 @@ public enum BackupRewrap {
       }
     }
     let sink = MemoryStream()
+    var untagged = 0
     try EnvelopeFormat.rewrap(from: MemoryStream(envelope), to: sink, identities: identities) {
       stanzas in
       if changes.replacement != nil { stanzas.removeAll() }
@@ -72,8 +82,9 @@ public enum BackupRewrap {
         $0 == EnvelopeHeader.Stanza.x25519 || $0 == EnvelopeHeader.Stanza.argon2id
       }
       guard opensWithoutVault else { throw BackupError.transitOnly }
+      untagged = stanzas.untaggedCount
     }
-    return sink.bytes
+    return Rewrapped(bytes: sink.bytes, untaggedStanzas: untagged)
   }
 
   private static func remove(_ changes: Changes, from stanzas: inout RecipientStanzas) throws {

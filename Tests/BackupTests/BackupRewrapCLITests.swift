@@ -107,8 +107,9 @@ struct BackupRewrapCLITests {
     #expect(try read("backup.lsb") == rewrapped)
   }
 
-  /// A file written before format version 2: removing a recipient whose stanza the given
-  /// identity does not open is refused with exit 65 and a pointer to --recipient.
+  /// A file written before format version 2: rewrapping upgrades it, but removing a
+  /// recipient whose stanza the given identity does not open is refused with exit 65 and a
+  /// pointer to --recipient.
   @Test func version1FileWithoutTagsSaysToReplaceTheSet() throws {
     let fileKey = SecretBytes.random(count: 32)
     let sink = MemoryStream()
@@ -120,6 +121,16 @@ struct BackupRewrapCLITests {
     let old = try BackupRewrapTests.version1(sink.bytes, fileKey: fileKey)
     try write("old.lsb", old)
 
+    // A no-op add upgrades the file to version 2 and warns that b's stanza stays untagged.
+    let upgraded = try lockstep([
+      "backup", "rewrap", path("old.lsb"), "--identity", path("a.txt"), "--add-recipient", text(a),
+    ])
+    #expect(upgraded.status == 0, "\(upgraded.stderrText)")
+    #expect(upgraded.stderrText.hasPrefix("lockstep: warning: 1 X25519 stanza(s)"))
+    let version2 = try read("old.lsb")
+    #expect(try EnvelopeHeader.read(from: MemoryStream(version2)).version == 2)
+    #expect(try payload(version2) == payload(old))
+
     let refused = try lockstep([
       "backup", "rewrap", path("old.lsb"), "--identity", path("a.txt"), "--remove-recipient",
       text(b),
@@ -128,7 +139,7 @@ struct BackupRewrapCLITests {
     let lines = refused.stderrText.split(separator: "\n")
     #expect(lines.count == 1)
     #expect(lines.first?.contains("use --recipient to replace the whole set") == true)
-    #expect(try read("old.lsb") == old)
+    #expect(try read("old.lsb") == version2)
 
     // Replacing the set works and upgrades the file to version 2.
     let replaced = try lockstep([

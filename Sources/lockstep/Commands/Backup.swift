@@ -304,7 +304,12 @@ extension Lockstep.BackupCommand {
       let bytes = try await BackupDestination.read(backup)
       let rewrapped = try BackupRewrap.rewrap(
         bytes, identities: opener.identities, changes: changes)
-      try await BackupDestination.replace(backup, with: rewrapped)
+      try await BackupDestination.replace(backup, with: rewrapped.bytes)
+      if rewrapped.untaggedStanzas > 0 {
+        Terminal.warn(
+          "\(rewrapped.untaggedStanzas) X25519 stanza(s) of \(backup) predate recipient tags and no --identity given opens them; removing those recipients later will need --recipient."
+        )
+      }
       Terminal.out(backup)
     }
   }
