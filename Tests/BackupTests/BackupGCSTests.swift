@@ -96,7 +96,7 @@ struct BackupGCSTests {
     let identity = try fixture.identityFile(in: directory)
     let other = try X25519KeyPair.generate()
     let otherFile = directory + "/other.txt"
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: otherFile, contents: Data(KeyFile.identityText(other).utf8),
       attributes: [.posixPermissions: 0o600])
     var env = ProcessInfo.processInfo.environment

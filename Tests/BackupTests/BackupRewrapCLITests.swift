@@ -21,12 +21,12 @@ struct BackupRewrapCLITests {
     a = try X25519KeyPair.generate()
     b = try X25519KeyPair.generate()
     for (name, pair) in [("a.txt", a), ("b.txt", b)] {
-      FileManager.default.createFile(
+      _ = FileManager.default.createFile(
         atPath: path(name), contents: Data(KeyFile.identityText(pair).utf8),
         attributes: [.posixPermissions: 0o600])
     }
     for (name, text) in [("old.pass", "old passphrase\n"), ("new.pass", "new passphrase\n")] {
-      FileManager.default.createFile(
+      _ = FileManager.default.createFile(
         atPath: path(name), contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     }
   }
@@ -44,7 +44,7 @@ struct BackupRewrapCLITests {
   }
 
   func write(_ name: String, _ bytes: [UInt8]) throws {
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: path(name), contents: Data(bytes), attributes: [.posixPermissions: 0o600])
   }
 

@@ -58,7 +58,7 @@ struct BackupFixture {
   func identityFile(in directory: String) throws -> String {
     let path = directory + "/identity.txt"
     let text = KeyFile.identityText(identity)
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
     return path
   }

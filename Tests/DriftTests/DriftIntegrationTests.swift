@@ -21,7 +21,7 @@ import Vault
   func home(token: SecretBytes) throws -> String {
     let home = try TemporaryDirectory.make(prefix: "drift-home")
     let path = home + "/.vault-token"
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: path, contents: Data(token.unsafeArray()), attributes: [.posixPermissions: 0o600])
     return home
   }

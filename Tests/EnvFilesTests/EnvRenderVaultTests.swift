@@ -26,7 +26,7 @@ import Vault
 
     // The CLI, with the token in ~/.vault-token (never argv or environment).
     let home = try TemporaryDirectory.make(prefix: "env-home")
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: home + "/.vault-token", contents: Data(VaultTesting.rootToken.utf8),
       attributes: [.posixPermissions: 0o600])
     let directory = try TemporaryDirectory.make(prefix: "env-render")

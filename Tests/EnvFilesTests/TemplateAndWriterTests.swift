@@ -72,7 +72,7 @@ import Testing
   @Test func refusesASymlinkAtTheTarget() throws {
     let directory = try TemporaryDirectory.make(prefix: "envwriter")
     let victim = directory + "/victim"
-    FileManager.default.createFile(atPath: victim, contents: Data("keep".utf8))
+    _ = FileManager.default.createFile(atPath: victim, contents: Data("keep".utf8))
     let path = directory + "/.env"
     try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: victim)
     #expect(throws: EnvFilesError.targetIsSymlink(path)) {

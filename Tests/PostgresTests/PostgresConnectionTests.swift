@@ -29,7 +29,7 @@ import Testing
     let directory = try TemporaryDirectory.make(prefix: "lockstep-pgpass")
     defer { try? FileManager.default.removeItem(atPath: directory) }
     let passfile = directory + "/pgpass"
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: passfile,
       contents: Data(
         "127.0.0.1:\(fixture.service.port):\(fixture.database):\(fixture.role):\(fixture.passwordText)\n"

@@ -45,7 +45,7 @@ public final class LocalService: Sendable {
       arguments = ["start", kind.rawValue, directory, String(port), "--watch", String(getpid())]
       if let password {
         let file = directory + "/password"
-        FileManager.default.createFile(
+        _ = FileManager.default.createFile(
           atPath: file, contents: Data(password.utf8), attributes: [.posixPermissions: 0o600])
         arguments += ["--password-file", file]
       }

@@ -71,7 +71,7 @@ struct VaultAccessTests {
     try (role.roleID + "\n").write(
       toFile: directory + "/role-id", atomically: false, encoding: .utf8)
     let secretFile = directory + "/secret-id"
-    FileManager.default.createFile(
+    _ = FileManager.default.createFile(
       atPath: secretFile, contents: Data(role.secretID.unsafeArray() + [0x0A]),
       attributes: [.posixPermissions: 0o600])
     let anonymous = VaultClient(configuration: VaultConfiguration(address: vt.address))
@@ -81,7 +81,7 @@ struct VaultAccessTests {
     #expect(info.policies.contains(policy))
     #expect(try await vault.walk(mount).isEmpty)
 
-    FileManager.default.createFile(atPath: secretFile, contents: Data("wrong\n".utf8))
+    _ = FileManager.default.createFile(atPath: secretFile, contents: Data("wrong\n".utf8))
     let error = await #expect(throws: VaultError.self) {
       try await anonymous.loginAppRole(
         roleIDFile: directory + "/role-id", secretIDFile: secretFile, mount: role.mount)
