@@ -10,7 +10,8 @@ struct RedisConnectionTests {
     let (service, _) = try await sharedRedis()
     let connection = try service.redisConnection()
     let roundTrip = try connection.ping()
-    #expect(roundTrip < .seconds(1))
+    // Measured, and plausible even on a loaded two-core machine.
+    #expect(roundTrip > .zero && roundTrip < .seconds(5))
     #expect(connection.user == "default")
   }
 
