@@ -15,10 +15,25 @@ public struct BackupCreator: Sendable {
     /// Size of the encrypted file.
     public let bytes: Int
     public let durationSeconds: Double
+    /// The parts of `durationSeconds`: reading Vault, building and encrypting the payload,
+    /// and writing every destination (with its checks).
+    public let phases: Phases
     public let created: String
 
+    public struct Phases: Sendable, Codable {
+      public let vaultSeconds: Double
+      public let encryptSeconds: Double
+      public let writeSeconds: Double
+
+      enum CodingKeys: String, CodingKey {
+        case vaultSeconds = "vault_seconds"
+        case encryptSeconds = "encrypt_seconds"
+        case writeSeconds = "write_seconds"
+      }
+    }
+
     enum CodingKeys: String, CodingKey {
-      case name, locations, paths, versions, bytes, created
+      case name, locations, paths, versions, bytes, created, phases
       case durationSeconds = "duration_seconds"
     }
   }
@@ -45,7 +60,9 @@ public struct BackupCreator: Sendable {
     let start = clock.now
     for destination in destinations { try await destination.preflight() }
     let payload = try await VaultExporter(vault: vault).export(scope, created: now)
+    let exported = clock.now
     let encrypted = try await encrypt(payload, vault: vault)
+    let sealed = clock.now
     var name = BackupName.make(now)
     var attempt = 1
     // Two backups in the same second get -2, -3…: never overwrite, never fail for that.
@@ -57,12 +74,15 @@ public struct BackupCreator: Sendable {
     for destination in destinations {
       locations.append(try await destination.write(name: name, bytes: encrypted))
     }
-    let elapsed = clock.now - start
+    let end = clock.now
     let manifest = payload.makeManifest()
     return Result(
       name: name, locations: locations, paths: manifest.paths, versions: manifest.versions,
       bytes: encrypted.count,
-      durationSeconds: elapsed.inSeconds,
+      durationSeconds: (end - start).inSeconds,
+      phases: Result.Phases(
+        vaultSeconds: (exported - start).inSeconds, encryptSeconds: (sealed - exported).inSeconds,
+        writeSeconds: (end - sealed).inSeconds),
       created: payload.header.created)
   }
 

@@ -59,14 +59,8 @@ public struct BackupRecipients: Sendable {
       body.append("\"}")
       let response = try await vault.request(
         .post, "\(mount)/encrypt/\(name)", body: .secret(body.takeSecret()))
-      let ciphertext: String? = response.body.withUnsafeBytes { bytes in
-        guard let span = try? RawJSON.span(bytes, path: ["data", "ciphertext"]),
-          span.count > 2
-        else { return nil }
-        return String(
-          decoding: UnsafeRawBufferPointer(
-            rebasing: bytes[(span.lowerBound + 1)..<(span.upperBound - 1)]), as: UTF8.self)
-      }
+      let ciphertext = VaultClient.string(at: ["data", "ciphertext"], in: response)?
+        .unsafeUTF8String()
       guard let ciphertext else {
         throw BackupError.invalidResponse(path: "\(mount)/encrypt/\(name)")
       }
@@ -90,12 +84,8 @@ public struct BackupRecipients: Sendable {
       guard
         let response = try? await vault.request(.post, "\(mount)/decrypt/\(name)", body: body)
       else { continue }
-      let key32: SecretBytes? = response.body.withUnsafeBytes { bytes in
-        guard let span = try? RawJSON.span(bytes, path: ["data", "plaintext"]), span.count > 2
-        else { return nil }
-        return Base64.decode(
-          UnsafeRawBufferPointer(rebasing: bytes[(span.lowerBound + 1)..<(span.upperBound - 1)]))
-      }
+      let key32 = VaultClient.string(at: ["data", "plaintext"], in: response)?
+        .withUnsafeBytes { Base64.decode($0) }
       if let key32, key32.count == 32 { return key32 }
     }
     return nil

@@ -76,9 +76,9 @@ public struct BackupVerifier: Sendable {
           switch secret.state {
           case .live:
             let version = payload.header.allVersions && mount.kvVersion == 2 ? secret.version : nil
-            let back = try await RawKV.read(
-              vault, mount: mount, path: secret.path, version: version)
-            if back?.data != secret.data { result.mismatches.append(shown) }
+            let back = try await VaultRestorer.readIfPresent(
+              vault, mount.path + secret.path, version: version)
+            if back?.data != (try VaultRestorer.map(secret)) { result.mismatches.append(shown) }
           case .deleted, .destroyed:
             let meta = try await vault.metadata(mount.path + secret.path)
             let entry = meta.versions.first { $0.version == secret.version }

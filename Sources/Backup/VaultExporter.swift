@@ -3,8 +3,11 @@ import HTTP
 import LockstepCore
 import Vault
 
-/// Reads everything a backup holds from Vault: lists run through the Vault client's walk,
-/// reads go `parallelism` at a time over its kept-alive connections.
+/// Reads everything a backup holds from Vault through the ordinary client: latest values
+/// with its walk (lists and reads `parallelism` at a time over kept-alive connections),
+/// full history with its metadata and versioned reads. Each secret's data is kept as the
+/// JSON object `SecretMap.jsonObject()` writes: strings escaped, every other JSON value as
+/// the exact text Vault returned, so it restores to the same values.
 public struct VaultExporter: Sendable {
   public struct Scope: Sendable {
     /// KV mounts, e.g. `secret` or `secret/`.
@@ -38,16 +41,26 @@ public struct VaultExporter: Sendable {
       let mount = try await vault.mount(for: mountName)
       let folderPrefix = prefix.isEmpty ? "" : prefix + "/"
       sources.append(.init(mount: mount.path, kvVersion: mount.kvVersion, prefix: folderPrefix))
+      guard scope.allVersions && mount.kvVersion == 2 else {
+        // A path whose latest version is deleted or destroyed has nothing to read; without
+        // --all-versions it is left out, as `vault kv get` would fail on it.
+        for secret in try await vault.readAll(under: mount.path + folderPrefix) {
+          secrets.append(
+            BackupPayload.Secret(
+              mount: mount.path, path: String(secret.path.dropFirst(mount.path.count)),
+              kvVersion: mount.kvVersion, version: secret.version,
+              createdTime: secret.createdTime, customMetadata: secret.customMetadata,
+              state: .live, data: secret.data.jsonObject()))
+        }
+        continue
+      }
       let paths = try await vault.walk(mount.path + folderPrefix)
       let relative = paths.map { String($0.dropFirst(mount.path.count)) }
-      let history = scope.allVersions && mount.kvVersion == 2
       let results = try await parallelMap(relative) { path in
-        try await history
-          ? self.exportHistory(mount: mount, path: path)
-          : self.exportLatest(mount: mount, path: path)
+        try await self.exportHistory(mount: mount, path: path)
       }
       for (entryMetadata, entrySecrets) in results {
-        if let entryMetadata { metadata.append(entryMetadata) }
+        metadata.append(entryMetadata)
         secrets += entrySecrets
       }
     }
@@ -57,19 +70,8 @@ public struct VaultExporter: Sendable {
     return BackupPayload(header: header, metadata: metadata, secrets: secrets)
   }
 
-  private func exportLatest(mount: VaultMount, path: String) async throws
-    -> (BackupPayload.Metadata?, [BackupPayload.Secret])
-  {
-    // A path whose latest version is deleted or destroyed has nothing to read; without
-    // --all-versions it is left out, as `vault kv get` would fail on it.
-    guard let secret = try await RawKV.read(vault, mount: mount, path: path, version: nil) else {
-      return (nil, [])
-    }
-    return (nil, [secret])
-  }
-
   private func exportHistory(mount: VaultMount, path: String) async throws
-    -> (BackupPayload.Metadata?, [BackupPayload.Secret])
+    -> (BackupPayload.Metadata, [BackupPayload.Secret])
   {
     let meta = try await vault.metadata(mount.path + path)
     let record = BackupPayload.Metadata(
@@ -87,7 +89,7 @@ public struct VaultExporter: Sendable {
       let state: BackupPayload.State =
         version.destroyed ? .destroyed : version.isDeleted ? .deleted : .live
       if state == .live,
-        let secret = try await RawKV.read(vault, mount: mount, path: path, version: version.version)
+        let secret = try await readVersion(mount: mount, path: path, version.version)
       {
         secrets.append(secret)
       } else {
@@ -101,6 +103,23 @@ public struct VaultExporter: Sendable {
       }
     }
     return (record, secrets)
+  }
+
+  /// One live version, nil when it was deleted, destroyed or removed since the metadata
+  /// was read.
+  private func readVersion(mount: VaultMount, path: String, _ version: Int) async throws
+    -> BackupPayload.Secret?
+  {
+    let secret: VaultSecret
+    do {
+      secret = try await vault.read(mount.path + path, version: version)
+    } catch VaultError.notFound, VaultError.versionDeleted, VaultError.versionDestroyed {
+      return nil
+    }
+    return BackupPayload.Secret(
+      mount: mount.path, path: path, kvVersion: mount.kvVersion, version: secret.version,
+      createdTime: secret.createdTime, customMetadata: secret.customMetadata, state: .live,
+      data: secret.data.jsonObject())
   }
 
   /// Maps with at most `parallelism` calls in flight, results in input order.

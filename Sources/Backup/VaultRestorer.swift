@@ -109,8 +109,8 @@ public struct VaultRestorer: Sendable {
     _ secret: BackupPayload.Secret, into mount: VaultMount, report: inout Report
   ) async throws {
     let shown = mount.path + secret.path
-    guard let data = secret.data else { return }
-    let live = try await RawKV.read(vault, mount: mount, path: secret.path, version: nil)
+    guard let data = try Self.map(secret) else { return }
+    let live = try await readLatest(shown)
     var cas: Int?
     if let live {
       if live.data == data {
@@ -132,8 +132,37 @@ public struct VaultRestorer: Sendable {
       }
     }
     guard !options.dryRun else { return }
-    try await RawKV.write(vault, mount: mount, path: secret.path, data: data, cas: cas)
+    try await vault.write(shown, data, cas: cas)
     report.written += 1
+  }
+
+  private func readLatest(_ path: String) async throws -> VaultSecret? {
+    try await Self.readIfPresent(vault, path, version: nil)
+  }
+
+  /// The version (latest when nil), or nil when it has nothing to read: absent, deleted or
+  /// destroyed.
+  static func readIfPresent(_ vault: VaultClient, _ path: String, version: Int?) async throws
+    -> VaultSecret?
+  {
+    do {
+      return try await vault.read(path, version: version)
+    } catch VaultError.notFound, VaultError.versionDeleted, VaultError.versionDestroyed {
+      return nil
+    }
+  }
+
+  /// A backed-up version's data as the map to write: the backup keeps it as a JSON object's
+  /// text, strings escaped and every other value as Vault's exact JSON text, so parsing it
+  /// and writing the map sends Vault the same values. Compared as maps, not as text, so a
+  /// backup written by an older lockstep (Vault's own escaping) matches too.
+  static func map(_ secret: BackupPayload.Secret) throws -> SecretMap? {
+    guard let data = secret.data else { return nil }
+    do {
+      return try SecretMap(jsonObject: data)
+    } catch {
+      throw BackupError.notABackup("the data of \(secret.fullPath) is not a JSON object")
+    }
   }
 
   private func replay(
@@ -143,9 +172,9 @@ public struct VaultRestorer: Sendable {
     let existing: VaultMetadata?
     do { existing = try await vault.metadata(shown) } catch VaultError.notFound { existing = nil }
     if let existing, existing.currentVersion > 0 {
-      let latestLive = versions.last(where: { $0.state == .live })
-      let live = try await RawKV.read(vault, mount: mount, path: metadata.path, version: nil)
-      if existing.currentVersion == metadata.currentVersion, live?.data == latestLive?.data {
+      let latestLive = try versions.last(where: { $0.state == .live }).flatMap(Self.map)
+      let live = try await readLatest(shown)
+      if existing.currentVersion == metadata.currentVersion, live?.data == latestLive {
         report.unchanged.append(shown)
         return
       }
@@ -168,13 +197,13 @@ public struct VaultRestorer: Sendable {
       versions.compactMap { s in s.version.map { ($0, s) } }, uniquingKeysWith: { $1 })
     var deleted: [Int] = []
     var destroyed: [Int] = []
-    let placeholder = SecretBytes(utf8: "{}")
     if metadata.currentVersion > 0 {
       for number in 1...metadata.currentVersion {
+        // Deleted, destroyed and culled versions are written empty, then deleted or
+        // destroyed, so that the numbering matches.
         let secret = byVersion[number]
-        try await RawKV.write(
-          vault, mount: mount, path: metadata.path, data: secret?.data ?? placeholder,
-          cas: number - 1)
+        try await vault.write(
+          shown, try secret.flatMap(Self.map) ?? SecretMap(), cas: number - 1)
         report.written += 1
         switch secret?.state {
         case .deleted?: deleted.append(number)

@@ -278,14 +278,40 @@ private let transferHeaderCallback: lockstep_curl_data_cb = { data, size, count,
   let total = size * count
   guard let data, let context else { return 0 }
   let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
-  let line = String(decoding: UnsafeRawBufferPointer(start: data, count: total), as: UTF8.self)
-  if line.hasPrefix("HTTP/") {
+  let line = UnsafeRawBufferPointer(start: data, count: total)
+  if line.starts(with: "HTTP/".utf8) {
     // A new response (after `100 Continue` or a redirect): keep only the final headers.
     state.headers.removeAll()
-  } else if let colon = line.firstIndex(of: ":") {
-    let name = line[..<colon].lowercased()
-    let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-    state.headers.append((name, value))
+  } else if let field = HeaderField(line) {
+    state.headers.append(field.pair)
   }
   return total
+}
+
+/// One `Name: value` header line, parsed on its bytes: this runs for every header of every
+/// response of a walk, where Foundation's trimming and case mapping cost more than the
+/// request itself.
+struct HeaderField {
+  let pair: (name: String, value: String)
+
+  init?(_ line: UnsafeRawBufferPointer) {
+    guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+    func isSpace(_ byte: UInt8) -> Bool {
+      byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
+    }
+    var lower = colon + 1
+    var upper = line.count
+    while lower < upper, isSpace(line[lower]) { lower += 1 }
+    while upper > lower, isSpace(line[upper - 1]) { upper -= 1 }
+    let name = String(unsafeUninitializedCapacity: colon) { target in
+      for index in 0..<colon {
+        let byte = line[index]
+        target[index] = byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
+      }
+      return colon
+    }
+    let value = String(
+      decoding: UnsafeRawBufferPointer(rebasing: line[lower..<upper]), as: UTF8.self)
+    pair = (name, value)
+  }
 }

@@ -10,7 +10,8 @@ import LockstepCore
 /// into a `SecretBytes` (values). Valid only inside the `withUnsafeBytes` scope it was
 /// parsed in.
 indirect enum JSONNode {
-  case object([(key: String, value: JSONNode)])
+  /// Members in document order, each with the byte span of its value.
+  case object([JSONMember])
   case array([JSONNode])
   /// The raw bytes between the quotes, escapes not yet decoded.
   case string(Range<Int>)
@@ -18,9 +19,12 @@ indirect enum JSONNode {
   case bool(Bool)
   case null
 
-  subscript(key: String) -> JSONNode? {
+  subscript(key: String) -> JSONNode? { member(key)?.value }
+
+  /// The last member named `key` (JSON leaves duplicates to the reader; Go keeps the last).
+  func member(_ key: String) -> JSONMember? {
     guard case .object(let members) = self else { return nil }
-    return members.last(where: { $0.key == key })?.value
+    return members.last(where: { $0.key == key })
   }
 
   var isNull: Bool {
@@ -32,6 +36,8 @@ indirect enum JSONNode {
   func text(in bytes: UnsafeRawBufferPointer) -> String? {
     switch self {
     case .string(let range):
+      let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
+      if !raw.contains(UInt8(ascii: "\\")) { return String(decoding: raw, as: UTF8.self) }
       let buffer = SecretBuffer(capacity: range.count)
       JSONParser.unescape(bytes, range, into: buffer)
       return buffer.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
@@ -63,21 +69,37 @@ indirect enum JSONNode {
   func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
     guard case .object(let members) = self else { return [:] }
     var result: [String: String] = [:]
-    for (key, value) in members { result[key] = value.text(in: bytes) }
+    for member in members { result[member.key] = member.value.text(in: bytes) }
     return result
   }
 
   /// The value as secret bytes: a string decoded, anything else as its JSON text. The
   /// bytes go from the response buffer to the secret without an intermediate `String`.
   func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
-    let buffer = SecretBuffer(capacity: span.count)
+    var source = span
     if case .string(let range) = self {
-      JSONParser.unescape(bytes, range, into: buffer)
-    } else {
-      buffer.append(UnsafeRawBufferPointer(rebasing: bytes[span]))
+      source = range
+      if UnsafeRawBufferPointer(rebasing: bytes[range]).contains(UInt8(ascii: "\\")) {
+        let buffer = SecretBuffer(capacity: range.count)
+        JSONParser.unescape(bytes, range, into: buffer)
+        return buffer.takeSecret()
+      }
     }
-    return buffer.takeSecret()
+    // Nothing to decode (the usual case): one copy, straight into the secret.
+    return SecretBytes(count: source.count) { target in
+      if !source.isEmpty {
+        target.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[source]))
+      }
+    }
   }
+}
+
+/// One member of a parsed object: its key (decoded), its value, and where the value's
+/// text is in the source, so that a non-string value can be kept as its exact JSON text.
+struct JSONMember {
+  let key: String
+  let value: JSONNode
+  let span: Range<Int>
 }
 
 /// A strict RFC 8259 parser over raw bytes producing `JSONNode`s. Object members also keep
@@ -100,51 +122,29 @@ struct JSONParser {
     return node
   }
 
-  /// Members of the object at the top of `bytes`'s sub-document with the byte span of each
-  /// value (used for the secret data object).
+  /// Members of the object whose text starts at `object.lowerBound`, with the byte span
+  /// of each value (used for the secret data object).
   static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
     -> [(key: String, node: JSONNode, span: Range<Int>)]
   {
     var parser = JSONParser(bytes)
     parser.index = object.lowerBound
     parser.skipWhitespace()
-    guard parser.peek == UInt8(ascii: "{") else { throw Malformed() }
-    parser.index += 1
-    var result: [(key: String, node: JSONNode, span: Range<Int>)] = []
-    parser.skipWhitespace()
-    if parser.peek == UInt8(ascii: "}") { return result }
-    while true {
-      parser.skipWhitespace()
-      guard case .string(let keyRange) = try parser.value(depth: 1) else { throw Malformed() }
-      let key = JSONNode.string(keyRange).text(in: bytes) ?? ""
-      parser.skipWhitespace()
-      try parser.expect(UInt8(ascii: ":"))
-      parser.skipWhitespace()
-      let start = parser.index
-      let node = try parser.value(depth: 1)
-      result.append((key, node, start..<parser.index))
-      parser.skipWhitespace()
-      if parser.peek == UInt8(ascii: ",") {
-        parser.index += 1
-        continue
-      }
-      try parser.expect(UInt8(ascii: "}"))
-      return result
-    }
+    guard parser.peek == UInt8(ascii: "{"), case .object(let members) = try parser.value(depth: 0)
+    else { throw Malformed() }
+    return members.map { ($0.key, $0.value, $0.span) }
   }
 
-  /// The span of the value reached by following `keys` from the root.
+  /// The span of the value reached by following `keys` from the root; one parse.
   static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<Int>? {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
-    var start = parser.index
-    _ = try parser.value(depth: 0)
+    let start = parser.index
+    var node = try parser.value(depth: 0)
     var range = start..<parser.index
     for key in keys {
-      guard let members = try? memberSpans(bytes, object: range),
-        let member = members.last(where: { $0.key == key })
-      else { return nil }
-      start = member.span.lowerBound
+      guard let member = node.member(key) else { return nil }
+      node = member.value
       range = member.span
     }
     return range
@@ -178,7 +178,7 @@ struct JSONParser {
     switch byte {
     case UInt8(ascii: "{"):
       index += 1
-      var members: [(key: String, value: JSONNode)] = []
+      var members: [JSONMember] = []
       skipWhitespace()
       if peek == UInt8(ascii: "}") {
         index += 1
@@ -190,8 +190,12 @@ struct JSONParser {
         skipWhitespace()
         try expect(UInt8(ascii: ":"))
         skipWhitespace()
+        let valueStart = index
         let member = try value(depth: depth + 1)
-        members.append((JSONNode.string(keyRange).text(in: bytes) ?? "", member))
+        members.append(
+          JSONMember(
+            key: JSONNode.string(keyRange).text(in: bytes) ?? "", value: member,
+            span: valueStart..<index))
         skipWhitespace()
         if peek == UInt8(ascii: ",") {
           index += 1
@@ -271,8 +275,11 @@ struct JSONParser {
     while index < range.upperBound {
       let byte = bytes[index]
       guard byte == UInt8(ascii: "\\"), index + 1 < range.upperBound else {
-        buffer.append(byte)
-        index += 1
+        // A run without escapes goes in with one copy.
+        var end = index + 1
+        while end < range.upperBound, bytes[end] != UInt8(ascii: "\\") { end += 1 }
+        buffer.append(UnsafeRawBufferPointer(rebasing: bytes[index..<end]))
+        index = end
         continue
       }
       let escaped = bytes[index + 1]

@@ -246,8 +246,9 @@ extension VaultClient {
       }
       var versions: [VaultMetadata.Version] = []
       if case .object(let members) = data["versions"] ?? .null {
-        for (key, value) in members {
-          guard let number = Int(key) else { continue }
+        for member in members {
+          guard let number = Int(member.key) else { continue }
+          let value = member.value
           versions.append(
             VaultMetadata.Version(
               version: number, createdTime: value["created_time"]?.text(in: bytes) ?? "",
@@ -274,7 +275,7 @@ extension VaultClient {
   func resolveKV(_ client: HTTPClient, _ path: String, needsVersion2: Bool = false) throws
     -> KVPath
   {
-    let clean = path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
+    let clean = Self.trimSlashes(path)
     guard !clean.isEmpty else { throw VaultError.noMount(path: path) }
     let mount: VaultMount
     if let cached = cachedMount(for: clean) {
@@ -290,6 +291,22 @@ extension VaultClient {
     let relative = String((clean + "/").dropFirst(mount.path.count))
     return KVPath(
       mount: mount, relative: relative.hasSuffix("/") ? String(relative.dropLast()) : relative)
+  }
+
+  /// `path` without empty segments; a walk's paths are already clean, and then no copy is
+  /// made.
+  static func trimSlashes(_ path: String) -> String {
+    var previous: UInt8 = UInt8(ascii: "/")
+    var clean = true
+    for byte in path.utf8 {
+      if byte == UInt8(ascii: "/") && previous == byte {
+        clean = false
+        break
+      }
+      previous = byte
+    }
+    if clean && previous != UInt8(ascii: "/") { return path }
+    return path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
   }
 
   private func cachedMount(for path: String) -> VaultMount? {
@@ -341,16 +358,19 @@ extension VaultClient {
   }
 
   static func writeMap(_ data: SecretMap, removing: [String], to writer: JSONWriter) {
-    var items: [(String, SecretBytes?)] = data.entries.map { ($0.key, $0.value) }
-    items += removing.filter { data[$0] == nil }.map { ($0, nil) }
-    writer.object(items) { item in
-      writer.key(item.0)
-      if let value = item.1 {
-        if data.isJSON(item.0) { writer.json(value) } else { writer.string(value) }
-      } else {
-        writer.raw("null")
-      }
+    let removed = removing.filter { data[$0] == nil }
+    writer.raw("{")
+    for (index, entry) in data.entries.enumerated() {
+      if index > 0 { writer.comma() }
+      writer.key(entry.key)
+      if data.json[index] { writer.json(entry.value) } else { writer.string(entry.value) }
     }
+    for (index, key) in removed.enumerated() {
+      if index > 0 || !data.isEmpty { writer.comma() }
+      writer.key(key)
+      writer.raw("null")
+    }
+    writer.raw("}")
   }
 
   static func versionsBody(_ versions: [Int]) -> HTTPBody {
@@ -364,26 +384,34 @@ extension VaultClient {
     }
   }
 
-  /// Decodes a read: values go from the response buffer straight into `SecretBytes`.
+  /// Decodes a read: values go from the response buffer straight into `SecretBytes`, with
+  /// one parse of the response.
   static func decodeSecret(_ response: HTTPResponse, _ kv: KVPath) throws -> VaultSecret {
     try response.body.withUnsafeBytes { bytes in
-      let keys = kv.mount.kvVersion == 2 ? ["data", "data"] : ["data"]
-      guard let root = try? JSONParser.parse(bytes),
-        let span = try? JSONParser.span(bytes, path: keys),
-        let members = try? JSONParser.memberSpans(bytes, object: span)
-      else {
+      guard let root = try? JSONParser.parse(bytes) else {
+        throw VaultError.invalidResponse(path: kv.display, detail: "not JSON")
+      }
+      let metadata = root["data"]?["metadata"]
+      let data = kv.mount.kvVersion == 2 ? root["data"]?["data"] : root["data"]
+      guard case .object(let members) = data else {
+        // Some servers answer a deleted version with 200 and `"data": null`.
+        if kv.mount.kvVersion == 2, data?.isNull == true,
+          let number = metadata?["version"]?.int(in: bytes)
+        {
+          throw VaultError.versionDeleted(path: kv.display, version: number)
+        }
         throw VaultError.invalidResponse(path: kv.display, detail: "no data object")
       }
       var map = SecretMap()
+      map.reserveCapacity(members.count)
       for member in members {
-        let value = member.node.secret(in: bytes, span: member.span)
-        if case .string = member.node {
+        let value = member.value.secret(in: bytes, span: member.span)
+        if case .string = member.value {
           map[member.key] = value
         } else {
           map.setJSON(member.key, value)
         }
       }
-      let metadata = root["data"]?["metadata"]
       return VaultSecret(
         path: kv.display, data: map,
         version: kv.mount.kvVersion == 2 ? metadata?["version"]?.int(in: bytes) : nil,

@@ -152,6 +152,22 @@ extension VaultClient {
     }
   }
 
+  /// The JSON string at `keys` in a response to `request` (e.g. `["data", "ciphertext"]`
+  /// of a Transit answer), decoded into secret bytes; nil when absent, empty or not a string.
+  public static func string(at keys: [String], in response: HTTPResponse) -> SecretBytes? {
+    response.body.withUnsafeBytes { bytes in
+      guard var node = try? JSONParser.parse(bytes) else { return nil }
+      var span = 0..<bytes.count
+      for key in keys {
+        guard let member = node.member(key) else { return nil }
+        node = member.value
+        span = member.span
+      }
+      guard case .string(let range) = node, !range.isEmpty else { return nil }
+      return node.secret(in: bytes, span: span)
+    }
+  }
+
   static func clientToken(in response: HTTPResponse, path: String) throws -> SecretBytes {
     try response.body.withUnsafeBytes { bytes in
       guard let span = try? JSONParser.span(bytes, path: ["auth"]),

@@ -12,7 +12,8 @@ extension VaultClient {
   /// Lists and reads every secret below `prefix`, the reads starting as soon as their
   /// folder is listed, `configuration.parallelism` requests in flight over kept-alive
   /// connections. Sorted by path. A secret whose latest version is deleted or destroyed
-  /// has no data to read and is left out (its metadata still lists it).
+  /// has no data to read and is left out (its metadata still lists it), as is one removed
+  /// between its folder's listing and its read.
   public func readAll(under prefix: String) async throws -> [VaultSecret] {
     try await traverse(prefix, reading: true).secrets
   }
@@ -58,7 +59,10 @@ extension VaultClient {
                 case .read(let path):
                   do {
                     state.read(try self.read(client, path, version: nil))
-                  } catch VaultError.versionDeleted, VaultError.versionDestroyed {
+                  } catch VaultError.versionDeleted, VaultError.versionDestroyed,
+                    VaultError.notFound
+                  {
+                    // Deleted since it was listed, or its latest version is: nothing to read.
                     state.read(nil)
                   }
                 }

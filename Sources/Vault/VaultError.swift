@@ -22,6 +22,8 @@ public enum VaultError: LockstepError, Equatable {
   case noMount(path: String)
   case loginFailed(method: String, errors: [String])
   case invalidResponse(path: String, detail: String)
+  /// A secret's data given as JSON text (from a backup) is not one JSON object.
+  case invalidSecretData
   case server(status: Int, path: String, errors: [String])
   case unreachable(address: String, cause: HTTPError)
 
@@ -62,6 +64,8 @@ public enum VaultError: LockstepError, Equatable {
       return "Vault login with \(method) failed\(Self.quote(errors))."
     case .invalidResponse(let path, let detail):
       return "Vault's answer for \(path) could not be understood: \(detail)."
+    case .invalidSecretData:
+      return "A secret's data is not one JSON object."
     case .server(let status, let path, let errors):
       return "Vault answered \(status) for \(path)\(Self.quote(errors))."
     case .unreachable(let address, let cause):
@@ -77,7 +81,7 @@ public enum VaultError: LockstepError, Equatable {
     case .sealed, .unreachable: .unavailable
     case .casMismatch: .temporaryFailure
     case .casRequired, .casUnsupported, .needsVersion2, .notKV: .usage
-    case .invalidResponse, .server: .failure
+    case .invalidResponse, .invalidSecretData, .server: .failure
     }
   }
 

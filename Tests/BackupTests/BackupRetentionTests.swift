@@ -58,18 +58,6 @@ struct BackupRetentionTests {
     }
     #expect(Array("abc".utf8).withUnsafeBytes { Base64.decode($0) } == nil)
   }
-
-  @Test func rawJSONFindsNestedSpans() throws {
-    let text = Array(
-      #"{"data":{"data":{"a":"x\"}","b":[1,{"c":2}]},"metadata":{"version":3}},"x":1}"#.utf8)
-    try text.withUnsafeBytes { bytes in
-      let span = try #require(try RawJSON.span(bytes, path: ["data", "data"]))
-      #expect(String(decoding: bytes[span], as: UTF8.self) == #"{"a":"x\"}","b":[1,{"c":2}]}"#)
-      let version = try #require(try RawJSON.span(bytes, path: ["data", "metadata", "version"]))
-      #expect(String(decoding: bytes[version], as: UTF8.self) == "3")
-      #expect(try RawJSON.span(bytes, path: ["nope"]) == nil)
-    }
-  }
 }
 
 enum HTTPBufferShim {

@@ -55,6 +55,20 @@ struct BackupFixture {
     return String(decoding: bytes, as: UTF8.self)
   }
 
+  /// The `data` object's text exactly as OpenBao sends it (no re-encoding, so numbers such
+  /// as `1e400` or `1.0` and Go's escapes show as they are stored).
+  func exactData(_ path: String, mount: String? = nil, version: Int? = nil) async throws
+    -> String
+  {
+    let response = try await root.request(
+      .get, "\(mount ?? self.mount)/data/\(path)", query: version.map { "version=\($0)" })
+    let text = response.text
+    guard let start = text.range(of: #""data":{"data":"#),
+      let end = text.range(of: #","metadata":{"#, options: .backwards)
+    else { return text }
+    return String(text[start.upperBound..<end.lowerBound])
+  }
+
   func identityFile(in directory: String) throws -> String {
     let path = directory + "/identity.txt"
     let text = KeyFile.identityText(identity)

@@ -18,7 +18,10 @@ import Vault
 @Suite("Backup workflow against OpenBao")
 struct BackupWorkflowTests {
   static let nested =
-    #"{"API_KEY":"k-1","CONFIG":{"a":[1,2,{"b":null}],"c":true},"N":42,"BIN":"\u0000\u00ff\n\"é"}"#
+    #"{"API_KEY":"k-1","CONFIG":{"a":[1,2,{"b":null}],"c":true},"N":42,"BIN":"\u0000\u00ff\n\"é","#
+    + #""BIG":12345678901234567890123,"E":1e300,"F":1.0,"NEG":-0.0,"#
+    + #""HTML":"<a&b>\u2028\ud83d\udd11","#
+    + #""LARGE":""# + String(repeating: #"\u0001\"\\x/é"#, count: 6_000) + #""}"#
 
   @Test func fullHistoryRoundTripsThroughADirectory() async throws {
     let fixture = try await BackupFixture.make()
@@ -71,6 +74,18 @@ struct BackupWorkflowTests {
     #expect(restored.added.count == 2)
     #expect(
       try fixture.rawData("aura/production", mount: target) == fixture.rawData("aura/production"))
+    // Byte for byte as OpenBao stores it (it keeps numbers as float64 and writes
+    // 1.2345678901234568e+22, 1e+300, 1, -0; it escapes <, & and >): no renormalising of
+    // ours on top, and the escapes come back as they were.
+    let exact = try await fixture.exactData("aura/production")
+    // Booleans first: a failing #expect would print the 70 KB value.
+    let numbers =
+      exact.contains(#""BIG":1.2345678901234568e+22,"#)
+      && exact.contains(#""E":1e+300,"F":1,"#) && exact.contains(#""NEG":-0}"#)
+    let escapes = exact.contains(#""HTML":"\u003ca\u0026b\u003e\u2028🔑""#)
+    let same = try await fixture.exactData("aura/production", mount: target) == exact
+    #expect(numbers && escapes && exact.utf8.count > 60_000)
+    #expect(same)
     for version in [1, 4] {
       #expect(
         try fixture.rawData("aura/history", mount: target, version: version)

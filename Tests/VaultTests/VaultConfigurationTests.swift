@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import LockstepCore
 import TestSupport
 import Testing
@@ -53,5 +54,46 @@ struct VaultConfigurationTests {
     #expect(throws: JSONParser.Malformed.self) {
       try Array(#"{"a":"#.utf8).withUnsafeBytes { try JSONParser.parse($0) }
     }
+  }
+
+  @Test("a secret map goes to a JSON object and back with every value kept exactly")
+  func secretMapJSONRoundTrip() throws {
+    let text =
+      #"{"a":"x\"y\\z\n\u00e9\ud83d\udd11\u0001","big":1e400,"f":1.0,"o":{"k":[1,true]},"s":"<&>"}"#
+    let map = try SecretMap(jsonObject: SecretBytes(utf8: text))
+    #expect(map.keys == ["a", "big", "f", "o", "s"])
+    #expect(map.jsonKeys == ["big", "f", "o"])
+    #expect(map["a"]?.unsafeUTF8String() == "x\"y\\z\né🔑\u{1}")
+    #expect(map["big"]?.unsafeUTF8String() == "1e400")
+    #expect(map["f"]?.unsafeUTF8String() == "1.0")
+    let written = map.jsonObject()
+    #expect(
+      written.unsafeUTF8String()
+        == #"{"a":"x\"y\\z\né🔑\u0001","big":1e400,"f":1.0,"o":{"k":[1,true]},"s":"<&>"}"#)
+    #expect(try SecretMap(jsonObject: written) == map)
+    #expect(throws: VaultError.invalidSecretData) {
+      try SecretMap(jsonObject: SecretBytes(utf8: "[1]"))
+    }
+  }
+
+  @Test("keys that Swift finds canonically equal stay two keys, as in Vault")
+  func secretMapKeysAreBytes() throws {
+    let map = try SecretMap(jsonObject: SecretBytes(utf8: "{\"\u{E9}\":\"1\",\"e\u{301}\":2}"))
+    #expect(map.count == 2)
+    #expect(map.isJSON("e\u{301}") && !map.isJSON("\u{E9}"))
+    #expect(map["\u{E9}"]?.unsafeUTF8String() == "1")
+  }
+
+  @Test("a string field of a response is found by its key path and decoded")
+  func responseStringField() {
+    let body = #"{"data":{"ciphertext":"vault:v1:abc\/d","n":3,"e":""},"x":1}"#
+    let response = HTTPResponse(
+      status: 200, headers: [], body: SecretBytes(utf8: body), newConnections: 0)
+    #expect(
+      VaultClient.string(at: ["data", "ciphertext"], in: response)?.unsafeUTF8String()
+        == "vault:v1:abc/d")
+    #expect(VaultClient.string(at: ["data", "n"], in: response) == nil)
+    #expect(VaultClient.string(at: ["data", "e"], in: response) == nil)
+    #expect(VaultClient.string(at: ["nope"], in: response) == nil)
   }
 }
