@@ -5,8 +5,10 @@
 #   - `lockstep vault walk --parallelism P` for each binary and each P in PARALLEL,
 #   - `lockstep backup create` (16 connections) for each binary,
 #   - `curl --parallel --parallel-max 16` over the read URLs (the reads-only reference).
-# For each run: wall seconds, the client's user+system CPU (GNU time) and the OpenBao
-# server's user+system CPU over the same interval (/proc/PID/stat utime+stime).
+# For each run: the time lockstep reports itself (`seconds` of the walk, `duration_seconds`
+# of the backup: no process start-up), the process's wall seconds, the client's
+# user+system CPU (GNU time) and the OpenBao server's user+system CPU over the same
+# interval (/proc/PID/stat utime+stime). curl reports no time of its own: its wall time.
 # Usage: BINS="base=/tmp/base/lockstep new=.build/release/lockstep" \
 #          [PARALLEL="8 16 32 64"] [ROUNDS=3] bash Benchmarks/walk_cpu.sh [COUNT]
 # Prints one Markdown table of medians on stdout; every run on stderr.
@@ -45,20 +47,31 @@ recipient=$(cat "$dir/recipient")
 mkdir -p "$dir/out"
 "$first_bin" vault walk "$mount/$prefix" --json >/dev/null # warm-up
 
-# measure LABEL COMMAND...: appends "label wall client_cpu server_cpu" to $dir/runs.
+# measure LABEL COMMAND...: appends "label own wall client_cpu server_cpu" to $dir/runs.
 measure() {
   local label=$1; shift
   local s0 s1
   s0=$(server_cpu)
-  /usr/bin/time -f '%e %U %S' -o "$dir/time" "$@" >/dev/null 2>"$dir/err" \
+  /usr/bin/time -f '%e %U %S' -o "$dir/time" "$@" >"$dir/out.json" 2>"$dir/err" \
     || { cat "$dir/err" >&2; exit 1; }
   s1=$(server_cpu)
   read -r wall user sys < "$dir/time"
   local line
-  line=$(python3 -c "import sys; w,u,s,a,b=map(float,sys.argv[1:]); print(f'{w:.2f} {u+s:.2f} {b-a:.2f}')" \
-    "$wall" "$user" "$sys" "$s0" "$s1")
+  line=$(python3 - "$dir/out.json" "$wall" "$user" "$sys" "$s0" "$s1" <<'PY'
+import json, sys
+w, u, s, a, b = map(float, sys.argv[2:])
+try:
+    report = json.load(open(sys.argv[1]))
+    own = report.get("seconds", report.get("duration_seconds", w))
+    phases = report.get("phases")
+except ValueError:
+    own, phases = w, None
+extra = f" vault={phases['vault_seconds']:.2f} encrypt={phases['encrypt_seconds']:.2f}" if phases else ""
+print(f"{own:.2f} {w:.2f} {u+s:.2f} {b-a:.2f}{extra}")
+PY
+)
   echo "$label $line" >> "$dir/runs"
-  echo "$label wall/client/server: $line  (load $(cut -d' ' -f1 /proc/loadavg))" >&2
+  echo "$label own/wall/client/server: $line  (load $(cut -d' ' -f1 /proc/loadavg))" >&2
 }
 
 for _ in $(seq "$rounds"); do
@@ -77,20 +90,20 @@ done
 
 echo "$count KV v2 secrets, OpenBao $(bao version | awk '{print $2}'), $(nproc) cores shared by client and server, median of $rounds interleaved rounds."
 echo
-echo "| run | wall (s) | client CPU (s) | server CPU (s) | client share of CPU used |"
-echo "|---|---:|---:|---:|---:|"
+echo "| run | lockstep's own time (s) | process wall (s) | client CPU (s) | server CPU (s) | client share of CPU used |"
+echo "|---|---:|---:|---:|---:|---:|"
 python3 - "$dir/runs" <<'PY'
 import statistics, sys
 runs = {}
 order = []
 for line in open(sys.argv[1]):
-    label, wall, client, server = line.split()
+    label, own, wall, client, server = line.split()[:5]
     if label not in runs:
         order.append(label)
-    runs.setdefault(label, []).append((float(wall), float(client), float(server)))
+    runs.setdefault(label, []).append(tuple(map(float, (own, wall, client, server))))
 for label in order:
     values = runs[label]
-    wall, client, server = (statistics.median(v[i] for v in values) for i in range(3))
+    own, wall, client, server = (statistics.median(v[i] for v in values) for i in range(4))
     share = client / (client + server) * 100 if client + server else 0
-    print(f"| {label} | {wall:.2f} | {client:.2f} | {server:.2f} | {share:.0f}% |")
+    print(f"| {label} | {own:.2f} | {wall:.2f} | {client:.2f} | {server:.2f} | {share:.0f}% |")
 PY
