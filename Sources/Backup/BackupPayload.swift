@@ -7,9 +7,10 @@ import LockstepCore
 ///
 /// Every line but the data lines is a JSON object with a `record` field (`header`,
 /// `metadata`, `secret`, `manifest`) and holds no secret. A `secret` record whose `state` is
-/// `live` is followed by one data line: the base64 of the secret's `data` object exactly as
-/// Vault returned it, so nested JSON, numbers, escapes and binary-looking values restore
-/// byte for byte, and values are never decoded into a `String`.
+/// `live` is followed by one data line: the base64 of the secret's `data` object as
+/// `SecretMap.jsonObject()` writes it (every non-string value as Vault's exact JSON text),
+/// so nested JSON, numbers, escapes and binary-looking values restore byte for byte, and
+/// values are never decoded into a `String`.
 public struct BackupPayload: Sendable {
   public static let formatName = "lockstep-vault-backup"
   public static let formatVersion = 1
