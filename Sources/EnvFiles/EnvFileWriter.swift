@@ -22,7 +22,8 @@ public enum EnvFileWriter {
     guard descriptor >= 0 else {
       throw .io(path: directory, operation: "create a temporary file in", errno: errno)
     }
-    let temporary = String(cString: template)
+    let temporary = String(
+      decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     var renamed = false
     defer {
       if !renamed { unlink(temporary) }
