@@ -182,12 +182,7 @@ public struct BackupPayload: Sendable {
     try line(header)
     for entry in metadata { try line(entry) }
     for secret in secrets {
-      try line(
-        SecretLine(
-          mount: secret.mount, path: secret.path, kvVersion: secret.kvVersion,
-          version: secret.version, createdTime: secret.createdTime,
-          customMetadata: secret.customMetadata.isEmpty ? nil : secret.customMetadata,
-          state: secret.state, size: secret.data?.count ?? 0))
+      Self.writeLine(secret, to: buffer)
       if secret.state == .live {
         (secret.data ?? SecretBytes(copying: [])).withUnsafeBytes {
           Base64.encode($0, into: buffer)
@@ -195,8 +190,69 @@ public struct BackupPayload: Sendable {
         buffer.append(0x0A)
       }
     }
-    try line(makeManifest())
+    Self.writeLine(makeManifest(), to: buffer)
     return buffer
+  }
+
+  /// A secret record as JSONEncoder with sorted keys would write `SecretLine`, by hand:
+  /// JSONEncoder took ~15 µs a line, most of the payload time of a 10,000-secret backup.
+  /// `decode` reads it with JSONDecoder like any other line.
+  static func writeLine(_ secret: Secret, to buffer: SecretBuffer) {
+    var sink = buffer
+    var first = true
+    func key(_ name: String) {
+      sink.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+      first = false
+      JSONString.write(name, to: &sink)
+      sink.append(UInt8(ascii: ":"))
+    }
+    if let created = secret.createdTime {
+      key("created_time")
+      JSONString.write(created, to: &sink)
+    }
+    if !secret.customMetadata.isEmpty {
+      key("custom_metadata")
+      for (index, name) in secret.customMetadata.keys.sorted().enumerated() {
+        sink.append(index == 0 ? UInt8(ascii: "{") : UInt8(ascii: ","))
+        JSONString.write(name, to: &sink)
+        sink.append(UInt8(ascii: ":"))
+        JSONString.write(secret.customMetadata[name]!, to: &sink)
+      }
+      sink.append(UInt8(ascii: "}"))
+    }
+    key("kv_version")
+    buffer.append(text: String(secret.kvVersion))
+    key("mount")
+    JSONString.write(secret.mount, to: &sink)
+    key("path")
+    JSONString.write(secret.path, to: &sink)
+    key("record")
+    JSONString.write("secret", to: &sink)
+    key("size")
+    buffer.append(text: String(secret.data?.count ?? 0))
+    key("state")
+    JSONString.write(secret.state.rawValue, to: &sink)
+    if let version = secret.version {
+      key("version")
+      buffer.append(text: String(version))
+    }
+    buffer.append(UInt8(ascii: "}"))
+    buffer.append(0x0A)
+  }
+
+  /// The manifest line, keys sorted (10,000 digests through JSONEncoder cost ~20 ms).
+  static func writeLine(_ manifest: Manifest, to buffer: SecretBuffer) {
+    var sink = buffer
+    buffer.append(text: "{\"bytes\":\(manifest.bytes),\"paths\":\(manifest.paths),")
+    buffer.append(text: "\"record\":\"manifest\",\"sha256\":{")
+    for (index, path) in manifest.sha256.keys.sorted().enumerated() {
+      if index > 0 { buffer.append(UInt8(ascii: ",")) }
+      JSONString.write(path, to: &sink)
+      buffer.append(UInt8(ascii: ":"))
+      JSONString.write(manifest.sha256[path]!, to: &sink)
+    }
+    buffer.append(text: "},\"versions\":\(manifest.versions)}")
+    buffer.append(0x0A)
   }
 
   // MARK: - Decoding

@@ -80,3 +80,5 @@ public final class SecretBuffer {
 
 @available(*, unavailable)
 extension SecretBuffer: Sendable {}
+
+extension SecretBuffer: JSONByteSink {}

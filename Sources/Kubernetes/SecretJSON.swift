@@ -32,13 +32,13 @@ enum SecretJSON {
     }
   }
 
-  private func write(to sink: inout some ByteSink) {
+  private func write(to sink: inout some JSONByteSink) {
     switch self {
     case .object(let members):
       sink.append(UInt8(ascii: "{"))
       for (index, member) in members.enumerated() {
         if index > 0 { sink.append(UInt8(ascii: ",")) }
-        Self.writeString(member.0.utf8, to: &sink)
+        JSONString.write(member.0, to: &sink)
         sink.append(UInt8(ascii: ":"))
         member.1.write(to: &sink)
       }
@@ -51,11 +51,11 @@ enum SecretJSON {
       }
       sink.append(UInt8(ascii: "]"))
     case .string(let text):
-      Self.writeString(text.utf8, to: &sink)
+      JSONString.write(text, to: &sink)
     case .null:
       for byte in "null".utf8 { sink.append(byte) }
     case .secretString(let secret):
-      secret.withUnsafeBytes { Self.writeString($0, to: &sink) }
+      secret.withUnsafeBytes { JSONString.write($0, to: &sink) }
     case .secretBase64(let secret):
       sink.append(UInt8(ascii: "\""))
       secret.withUnsafeBytes { Self.writeBase64($0, to: &sink) }
@@ -63,26 +63,8 @@ enum SecretJSON {
     }
   }
 
-  private static func writeString(_ bytes: some Sequence<UInt8>, to sink: inout some ByteSink) {
-    let hex = Array("0123456789abcdef".utf8)
-    sink.append(UInt8(ascii: "\""))
-    for byte in bytes {
-      switch byte {
-      case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-        sink.append(UInt8(ascii: "\\"))
-        sink.append(byte)
-      case 0x00..<0x20:
-        for escape in "\\u00".utf8 { sink.append(escape) }
-        sink.append(hex[Int(byte >> 4)])
-        sink.append(hex[Int(byte & 0x0F)])
-      default:
-        sink.append(byte)
-      }
-    }
-    sink.append(UInt8(ascii: "\""))
-  }
-
-  private static func writeBase64(_ bytes: UnsafeRawBufferPointer, to sink: inout some ByteSink) {
+  private static func writeBase64(_ bytes: UnsafeRawBufferPointer, to sink: inout some JSONByteSink)
+  {
     let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
     var index = 0
     while index < bytes.count {
@@ -100,20 +82,22 @@ enum SecretJSON {
   }
 }
 
-protocol ByteSink {
-  mutating func append(_ byte: UInt8)
-}
-
-private struct ByteCounter: ByteSink {
+private struct ByteCounter: JSONByteSink {
   var count = 0
   mutating func append(_ byte: UInt8) { count += 1 }
+  mutating func append(_ bytes: UnsafeRawBufferPointer) { count += bytes.count }
 }
 
-private struct BufferWriter: ByteSink {
+private struct BufferWriter: JSONByteSink {
   let buffer: UnsafeMutableRawBufferPointer
   var offset = 0
   mutating func append(_ byte: UInt8) {
     buffer[offset] = byte
     offset += 1
+  }
+  mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).copyMemory(
+      from: bytes)
+    offset += bytes.count
   }
 }

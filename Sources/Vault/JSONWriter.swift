@@ -41,29 +41,7 @@ struct JSONWriter {
   func finish() -> SecretBytes { buffer.takeSecret() }
 
   private func escape(_ bytes: UnsafeRawBufferPointer) {
-    buffer.append(UInt8(ascii: "\""))
-    let digits: StaticString = "0123456789abcdef"
-    var start = 0
-    for (index, byte) in bytes.enumerated()
-    where byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 {
-      // Bytes that need no escape go in as one run.
-      if index > start { buffer.append(UnsafeRawBufferPointer(rebasing: bytes[start..<index])) }
-      start = index + 1
-      switch byte {
-      case UInt8(ascii: "\""): buffer.append("\\\"")
-      case UInt8(ascii: "\\"): buffer.append("\\\\")
-      case 0x0A: buffer.append("\\n")
-      case 0x0D: buffer.append("\\r")
-      case 0x09: buffer.append("\\t")
-      default:
-        buffer.append("\\u00")
-        buffer.append(digits.utf8Start[Int(byte >> 4)])
-        buffer.append(digits.utf8Start[Int(byte & 0x0F)])
-      }
-    }
-    if bytes.count > start {
-      buffer.append(UnsafeRawBufferPointer(rebasing: bytes[start..<bytes.count]))
-    }
-    buffer.append(UInt8(ascii: "\""))
+    var sink = buffer
+    JSONString.write(bytes, to: &sink)
   }
 }
