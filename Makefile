@@ -28,8 +28,26 @@ deps:
 build:
 	$(SWIFT) build
 
+## release: the binary that `make install` and `make bench` use. Linked against the
+## toolchain's static Swift runtime and Foundation (`--help` start-up 25 -> 14 ms, 5 MB less
+## resident memory), with lld packing the relative relocations (DT_RELR, glibc >= 2.36: 1.5 MB
+## less); docs/benchmarks.md has the measurements. A part the toolchain or the C library lacks
+## is left out with a note, so the build still works there. Debug builds (`make test`) are
+## unaffected.
+RELEASE_FLAGS = $(shell \
+  lib=$$($(SWIFT) -print-target-info 2>/dev/null | sed -n 's/.*"runtimeResourcePath": "\(.*\)".*/\1/p'); \
+  if [ -f "$${lib}_static/linux/static-stdlib-args.lnk" ]; then printf -- '--static-swift-stdlib '; \
+  else echo "release: no static Swift runtime in the toolchain ($${lib}_static); linking it dynamically" >&2; fi; \
+  if [ -x "$$(dirname "$$lib")/../bin/ld.lld" ] || command -v ld.lld >/dev/null; then \
+    printf -- '-Xswiftc -use-ld=lld '; \
+    glibc=$$(getconf GNU_LIBC_VERSION 2>/dev/null | cut -d' ' -f2); \
+    if [ "$$(printf '2.36\n%s\n' "$$glibc" | sort -V | head -n1)" = 2.36 ]; then \
+      printf -- '-Xlinker -z -Xlinker pack-relative-relocs'; \
+    else echo "release: glibc $$glibc predates DT_RELR (2.36); relocations left unpacked" >&2; fi; \
+  else echo "release: no ld.lld in the toolchain; linking with the default linker" >&2; fi)
+
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product lockstep $(RELEASE_FLAGS)
 
 ## test: unit, CLI and integration tests; integration tests start their own real servers.
 test: deps

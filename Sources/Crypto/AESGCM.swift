@@ -40,7 +40,8 @@ public final class AESGCM {
   }
 
   /// Encrypts `plaintext` into `output` (ciphertext followed by the 16-byte tag; `output`
-  /// must hold `plaintext.count + 16` bytes). Returns the bytes written.
+  /// must hold `plaintext.count + 16` bytes). Returns the bytes written. `output` may start
+  /// where `plaintext` does (in place, as the envelope seals its chunks); no other overlap.
   @discardableResult
   public func seal(
     nonce: UnsafeRawBufferPointer, plaintext: UnsafeRawBufferPointer,
@@ -76,8 +77,9 @@ public final class AESGCM {
   }
 
   /// Decrypts `sealed` (ciphertext followed by the tag) into `output`, which must hold
-  /// `sealed.count - 16` bytes. Throws `authenticationFailed` when the tag does not match;
-  /// `output` may then hold unauthenticated bytes, which the caller must discard.
+  /// `sealed.count - 16` bytes and may start where `sealed` does (in place; no other
+  /// overlap). Throws `authenticationFailed` when the tag does not match; `output` may then
+  /// hold unauthenticated bytes, which the caller must discard.
   @discardableResult
   public func open(
     nonce: UnsafeRawBufferPointer, sealed: UnsafeRawBufferPointer,
@@ -92,6 +94,15 @@ public final class AESGCM {
     let out = output.baseAddress!.assumingMemoryBound(to: UInt8.self)
     try openSSLCheck(
       EVP_DecryptInit_ex(context, nil, nil, nil, bytes(nonce)), "EVP_DecryptInit_ex")
+    // The ctrl call takes a non-const pointer; the tag is copied (to the stack: this runs
+    // once per 64 KiB chunk) so `sealed` stays read-only.
+    try withUnsafeTemporaryAllocation(byteCount: Self.tagByteCount, alignment: 16) { tag in
+      tag.copyMemory(from: UnsafeRawBufferPointer(rebasing: sealed[ciphertextCount...]))
+      try openSSLCheck(
+        EVP_CIPHER_CTX_ctrl(
+          context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagByteCount), tag.baseAddress),
+        "EVP_CIPHER_CTX_ctrl")
+    }
     var length: Int32 = 0
     if aad.count > 0 {
       try openSSLCheck(
@@ -105,11 +116,6 @@ public final class AESGCM {
         "EVP_DecryptUpdate")
       written = Int(length)
     }
-    // The ctrl call takes a non-const pointer; the tag is copied so `sealed` stays read-only.
-    var tag = [UInt8](sealed[ciphertextCount...])
-    try openSSLCheck(
-      EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagByteCount), &tag),
-      "EVP_CIPHER_CTX_ctrl")
     guard EVP_DecryptFinal_ex(context, out + written, &length) == 1 else {
       ERR_clear_error()
       throw CryptoError.authenticationFailed

@@ -37,6 +37,10 @@ public final class AtomicFile: ByteSink {
     try stream.write(bytes)
   }
 
+  public func write(gathering parts: [UnsafeRawBufferPointer]) throws {
+    try stream.write(gathering: parts)
+  }
+
   /// Flushes to disk and renames over `path` (replacing a file there, never following a
   /// symlink: rename replaces the link itself).
   public func commit() throws {

@@ -42,18 +42,7 @@ public enum EnvelopeFormat {
     signingKey: Ed25519KeyPair? = nil
   ) throws {
     let writer = try EnvelopeWriter(to: sink, recipients: recipients, signingKey: signingKey)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: 16 * EnvelopeWriter.chunkSize, alignment: 64)
-    defer {
-      buffer.initializeMemory(as: UInt8.self, repeating: 0)
-      buffer.deallocate()
-    }
-    while true {
-      let got = try source.readFully(into: buffer)
-      if got == 0 { break }
-      try writer.write(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
-      if got < buffer.count { break }
-    }
+    try writer.write(from: source)
     try writer.finish()
   }
 
@@ -148,14 +137,19 @@ public enum EnvelopeFormat {
     let trailer = header.signerPublicKey == nil ? 0 : Ed25519KeyPair.signatureByteCount
     let transcript = header.signerPublicKey == nil ? nil : SHA256()
     let sealedSize = EnvelopeWriter.sealedChunkSize
-    // Up to `batch` sealed chunks per read and per write, plus the trailer and one byte:
-    // enough to know whether the last chunk in hand is followed by another one.
-    let batch = 16
+    // Up to `batch` sealed chunks per read, opened in place and written with one gathered
+    // write, plus the trailer and one byte: enough to know whether the last chunk in hand
+    // is followed by another one.
+    let batch = EnvelopeWriter.batch
     let capacity = batch * sealedSize + trailer + 1
     let input = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+    // The last chunk is opened out of place: when it fails as the last one it is tried again
+    // as a middle one (truncation or alteration?), which needs its ciphertext intact.
     let output = UnsafeMutableRawBufferPointer.allocate(
-      byteCount: batch * EnvelopeWriter.chunkSize, alignment: 64)
+      byteCount: EnvelopeWriter.chunkSize, alignment: 64)
     defer {
+      // Chunks opened in place leave plaintext in the input buffer.
+      input.initializeMemory(as: UInt8.self, repeating: 0)
       input.deallocate()
       output.initializeMemory(as: UInt8.self, repeating: 0)
       output.deallocate()
@@ -163,28 +157,31 @@ public enum EnvelopeFormat {
     var available = 0
     var counter: UInt64 = 0
     var plaintextCount: UInt64 = 0
+    var opened: [UnsafeRawBufferPointer] = []
+    opened.reserveCapacity(batch)
     while true {
       let wanted = capacity - available
       let got = try source.readFully(
         into: UnsafeMutableRawBufferPointer(rebasing: input[available...]))
       available += got
       let atEnd = got < wanted
-      // Every chunk with at least trailer + 1 bytes behind it is not the last one.
+      // Every chunk with at least trailer + 1 bytes behind it is not the last one. Nothing
+      // of a batch is written unless all its chunks authenticate.
       var consumed = 0
-      var produced = 0
+      opened.removeAll(keepingCapacity: true)
       while available - consumed >= sealedSize + trailer + 1 {
         let chunk = UnsafeRawBufferPointer(rebasing: input[consumed..<(consumed + sealedSize)])
-        produced += try open(
-          chunk, counter: counter, last: false, cipher: cipher,
-          into: UnsafeMutableRawBufferPointer(rebasing: output[produced...]))
         transcript?.update(chunk)
+        let count = try open(
+          chunk, counter: counter, last: false, cipher: cipher,
+          into: UnsafeMutableRawBufferPointer(
+            rebasing: input[consumed..<(consumed + EnvelopeWriter.chunkSize)]))
+        opened.append(UnsafeRawBufferPointer(rebasing: input[consumed..<(consumed + count)]))
+        plaintextCount += UInt64(count)
         counter += 1
         consumed += sealedSize
       }
-      if produced > 0 {
-        try sink.write(UnsafeRawBufferPointer(rebasing: output[0..<produced]))
-        plaintextCount += UInt64(produced)
-      }
+      if !opened.isEmpty { try sink.write(gathering: opened) }
       if consumed > 0 {
         let rest = available - consumed
         input.baseAddress!.copyMemory(from: input.baseAddress! + consumed, byteCount: rest)

@@ -4,21 +4,30 @@ import LockstepCore
 /// Encrypts a stream into an envelope in constant memory: the header goes out at once,
 /// then one sealed chunk per 64 KiB of plaintext, the last one flagged so that a reader
 /// can tell the end from a truncation. Not `Sendable`: one stream, one thread.
+///
+/// Chunks are sealed in place in one buffer of `batch` slots of `sealedChunkSize` bytes,
+/// written out with one system call per full buffer: plaintext goes into a slot (read
+/// straight from the source by `write(from:)`, or copied from the caller by `write(_:)`),
+/// and AES-GCM overwrites it with ciphertext and appends the tag. A full chunk is held
+/// unsealed until more input arrives, because only then is it known not to be the last.
 public final class EnvelopeWriter {
   public static let chunkSize = 65536
   static let sealedChunkSize = chunkSize + AESGCM.tagByteCount
+  /// Slots per buffer: 8 × 64 KiB per read and per write keeps the buffer (512 KiB) inside
+  /// a core's L2 cache; more slots saved no time and cost resident memory
+  /// (docs/benchmarks.md).
+  static let batch = 8
 
   private let sink: any ByteSink
   private let cipher: AESGCM
   private let signingKey: Ed25519KeyPair?
   private let transcript: SHA256?
   public let header: EnvelopeHeader
-  private let plaintext: UnsafeMutableRawBufferPointer
-  private let sealed: UnsafeMutableRawBufferPointer
+  private let slots: UnsafeMutableRawBufferPointer
+  /// Slots `0..<sealed` hold sealed chunks waiting to be written.
+  private var sealed = 0
+  /// Plaintext bytes in slot `sealed`, the chunk not sealed yet.
   private var buffered = 0
-  /// Sealed chunks waiting to be written: one write per `batch` chunks.
-  private var pending = 0
-  private static let batch = 16
   private var counter: UInt64 = 0
   private var finished = false
 
@@ -56,16 +65,14 @@ public final class EnvelopeWriter {
     transcript = signingKey == nil ? nil : SHA256()
     cipher = try AESGCM(
       key: EnvelopeKeys.payload(fileKey, salt: payloadSalt), direction: .seal)
-    plaintext = .allocate(byteCount: Self.chunkSize, alignment: 64)
-    sealed = .allocate(byteCount: Self.batch * Self.sealedChunkSize, alignment: 64)
+    slots = .allocate(byteCount: Self.batch * Self.sealedChunkSize, alignment: 64)
     try header.encoded.withUnsafeBytes { try sink.write($0) }
   }
 
   deinit {
-    // The plaintext buffer held payload bytes, which may be secrets.
-    plaintext.initializeMemory(as: UInt8.self, repeating: 0)
-    plaintext.deallocate()
-    sealed.deallocate()
+    // The slots held payload bytes before sealing, which may be secrets.
+    slots.initializeMemory(as: UInt8.self, repeating: 0)
+    slots.deallocate()
   }
 
   static func wrap(
@@ -107,12 +114,12 @@ public final class EnvelopeWriter {
     while offset < input.count {
       if buffered == Self.chunkSize {
         // More data follows, so the held chunk is not the last one.
-        try seal(UnsafeRawBufferPointer(plaintext), last: false)
-        buffered = 0
+        try sealHeld(last: false)
       }
       let remaining = input.count - offset
       if buffered == 0 && remaining > Self.chunkSize {
-        // Whole chunks straight from the caller's buffer, no copy: more bytes follow them.
+        // Whole chunks straight from the caller's buffer into the slot, no copy: more
+        // bytes follow them.
         try seal(
           UnsafeRawBufferPointer(rebasing: input[offset..<(offset + Self.chunkSize)]),
           last: false)
@@ -120,10 +127,44 @@ public final class EnvelopeWriter {
         continue
       }
       let take = min(Self.chunkSize - buffered, remaining)
-      (plaintext.baseAddress! + buffered).copyMemory(
+      (slot(sealed).baseAddress! + buffered).copyMemory(
         from: input.baseAddress! + offset, byteCount: take)
       buffered += take
       offset += take
+    }
+  }
+
+  /// Encrypts everything `source` yields until it ends, reading the plaintext straight into
+  /// the free slots (one scattered read per buffer) and sealing it where it lies. Call
+  /// `finish()` afterwards.
+  public func write(from source: any ByteSource) throws {
+    precondition(!finished, "write after finish")
+    while true {
+      if buffered == Self.chunkSize && sealed == Self.batch - 1 {
+        // The held chunk fills the last slot: write the others and move it to the first, so
+        // that the next read has slots to fill after it.
+        try flush()
+        slots.baseAddress!.copyMemory(
+          from: slots.baseAddress! + (Self.batch - 1) * Self.sealedChunkSize,
+          byteCount: Self.chunkSize)
+      }
+      // The unfilled part of the held chunk's slot, then every free slot after it.
+      var targets: [UnsafeMutableRawBufferPointer] = []
+      if buffered < Self.chunkSize {
+        targets.append(UnsafeMutableRawBufferPointer(rebasing: slot(sealed)[buffered...]))
+      }
+      for index in (sealed + 1)..<Self.batch { targets.append(slot(index)) }
+      let wanted = targets.reduce(0) { $0 + $1.count }
+      let got = try source.readFully(scattering: targets)
+      // Seal every chunk known to be followed by more bytes; the last one read stays held.
+      var available = buffered + got
+      while available > Self.chunkSize {
+        buffered = Self.chunkSize
+        try sealHeld(last: false)
+        available -= Self.chunkSize
+      }
+      buffered = available
+      if got < wanted { return }
     }
   }
 
@@ -132,8 +173,7 @@ public final class EnvelopeWriter {
   public func finish() throws {
     precondition(!finished, "finish called twice")
     finished = true
-    try seal(UnsafeRawBufferPointer(rebasing: plaintext[0..<buffered]), last: true)
-    buffered = 0
+    try sealHeld(last: true)
     try flush()
     if let signingKey, let transcript {
       let message = EnvelopeFormat.signatureMessage(
@@ -143,22 +183,46 @@ public final class EnvelopeWriter {
     }
   }
 
-  private func seal(_ chunk: UnsafeRawBufferPointer, last: Bool) throws {
-    if pending + Self.sealedChunkSize > sealed.count { try flush() }
-    let nonce = EnvelopeFormat.nonce(counter: counter, last: last)
-    let count = try nonce.withUnsafeBytes { nonce in
-      try cipher.seal(
-        nonce: nonce, plaintext: chunk,
-        into: UnsafeMutableRawBufferPointer(rebasing: sealed[pending...]))
-    }
-    transcript?.update(UnsafeRawBufferPointer(rebasing: sealed[pending..<(pending + count)]))
-    pending += count
-    counter += 1
+  /// Slot `index`'s plaintext part (its first `chunkSize` bytes; the tag follows).
+  private func slot(_ index: Int) -> UnsafeMutableRawBufferPointer {
+    let start = index * Self.sealedChunkSize
+    return UnsafeMutableRawBufferPointer(rebasing: slots[start..<(start + Self.chunkSize)])
   }
 
+  /// Seals the `buffered` bytes held in slot `sealed` in place.
+  private func sealHeld(last: Bool) throws {
+    let count = buffered
+    buffered = 0
+    try seal(UnsafeRawBufferPointer(rebasing: slot(sealed)[0..<count]), last: last)
+  }
+
+  /// Seals `chunk` (the held slot's plaintext, or the caller's) into slot `sealed`; writes
+  /// the buffer out when that was its last slot.
+  private func seal(_ chunk: UnsafeRawBufferPointer, last: Bool) throws {
+    let start = sealed * Self.sealedChunkSize
+    let output = UnsafeMutableRawBufferPointer(
+      rebasing: slots[start..<(start + Self.sealedChunkSize)])
+    let nonce = EnvelopeFormat.nonce(counter: counter, last: last)
+    let count = try nonce.withUnsafeBytes { nonce in
+      try cipher.seal(nonce: nonce, plaintext: chunk, into: output)
+    }
+    transcript?.update(UnsafeRawBufferPointer(rebasing: output[0..<count]))
+    counter += 1
+    sealed += 1
+    if last {
+      // The final chunk may be short: write up to its end, not the whole slot.
+      try sink.write(UnsafeRawBufferPointer(rebasing: slots[0..<(start + count)]))
+      sealed = 0
+    } else if sealed == Self.batch {
+      try flush()
+    }
+  }
+
+  /// Writes the sealed slots (all full-size chunks) and frees them.
   private func flush() throws {
-    guard pending > 0 else { return }
-    try sink.write(UnsafeRawBufferPointer(rebasing: sealed[0..<pending]))
-    pending = 0
+    guard sealed > 0 else { return }
+    try sink.write(
+      UnsafeRawBufferPointer(rebasing: slots[0..<(sealed * Self.sealedChunkSize)]))
+    sealed = 0
   }
 }
