@@ -75,9 +75,10 @@ public struct BackupCreator: Sendable {
       locations.append(try await destination.write(name: name, bytes: encrypted))
     }
     let end = clock.now
-    let manifest = payload.makeManifest()
+    // Counts only: the manifest's digests were computed once, inside the payload.
+    let paths = Set(payload.secrets.map(\.fullPath)).count
     return Result(
-      name: name, locations: locations, paths: manifest.paths, versions: manifest.versions,
+      name: name, locations: locations, paths: paths, versions: payload.secrets.count,
       bytes: encrypted.count,
       durationSeconds: (end - start).inSeconds,
       phases: Result.Phases(
