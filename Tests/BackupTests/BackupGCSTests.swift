@@ -68,21 +68,8 @@ struct BackupGCSTests {
   }
 
   @Test func missingObjectAndBucket() async throws {
-    let missingObject = "gs://\(bucket)/vault/lockstep-backup-20200101T000000Z.lsb"
-    await #expect(throws: ObjectStoreError.noSuchKey(missingObject)) {
-      try await BackupDestination.read(missingObject, environment: environment)
-    }
-    let fixture = try await BackupFixture.make()
-    try fixture.put("a", #"{"K":"1"}"#)
-    let noBucket = BackupCreator(
-      scope: .init(mounts: [fixture.mount]),
-      recipients: BackupRecipients(recipients: [fixture.recipient]),
-      destinations: [
-        try BackupDestination.parse("gs://no-such-bucket-x/p/", environment: environment)
-      ])
-    await #expect(throws: ObjectStoreError.noSuchBucket("no-such-bucket-x")) {
-      try await noBucket.run(vault: fixture.root)
-    }
+    try await expectMissingObjectAndBucket(
+      scheme: "gs", bucket: bucket, environment: environment)
   }
 
   /// create → list → verify → rewrap → restore → prune, each as `lockstep …` against

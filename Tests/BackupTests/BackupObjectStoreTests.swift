@@ -69,21 +69,10 @@ struct BackupObjectStoreTests {
   @Test func missingObjectAndBucketAndDeniedBucket() async throws {
     let environment = try await Self.environment()
     let store = try await Self.bucket(environment)
-    let missingObject = "s3://\(store.bucket)/vault/lockstep-backup-20200101T000000Z.lsb"
-    await #expect(throws: ObjectStoreError.noSuchKey(missingObject)) {
-      try await BackupDestination.read(missingObject, environment: environment)
-    }
+    try await expectMissingObjectAndBucket(
+      scheme: "s3", bucket: store.bucket, environment: environment)
     let fixture = try await BackupFixture.make()
     try fixture.put("a", #"{"K":"1"}"#)
-    let noBucket = BackupCreator(
-      scope: .init(mounts: [fixture.mount]),
-      recipients: BackupRecipients(recipients: [fixture.recipient]),
-      destinations: [
-        try BackupDestination.parse("s3://no-such-bucket-x/p/", environment: environment)
-      ])
-    await #expect(throws: ObjectStoreError.noSuchBucket("no-such-bucket-x")) {
-      try await noBucket.run(vault: fixture.root)
-    }
     try await store.denyEverythingForTest()
     let denied = BackupCreator(
       scope: .init(mounts: [fixture.mount]),

@@ -2,7 +2,9 @@ import Crypto
 import Envelope
 import Foundation
 import LockstepCore
+import ObjectStore
 import TestSupport
+import Testing
 import Vault
 
 @testable import Backup
@@ -84,5 +86,30 @@ extension BackupDestination.Entry {
     let date = formatter.date(from: iso)!
     let name = BackupName.make(date)
     return .init(name: name, location: name, date: date, size: 1)
+  }
+}
+
+/// For any bucket scheme (`s3`, `gs`): reading a missing object and creating a backup in a
+/// missing bucket each end in their own error.
+func expectMissingObjectAndBucket(
+  scheme: String, bucket: String, environment: [String: String],
+  sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+  let missingObject = "\(scheme)://\(bucket)/vault/lockstep-backup-20200101T000000Z.lsb"
+  await #expect(throws: ObjectStoreError.noSuchKey(missingObject), sourceLocation: sourceLocation) {
+    try await BackupDestination.read(missingObject, environment: environment)
+  }
+  let fixture = try await BackupFixture.make()
+  try fixture.put("a", #"{"K":"1"}"#)
+  let noBucket = BackupCreator(
+    scope: .init(mounts: [fixture.mount]),
+    recipients: BackupRecipients(recipients: [fixture.recipient]),
+    destinations: [
+      try BackupDestination.parse("\(scheme)://no-such-bucket-x/p/", environment: environment)
+    ])
+  await #expect(
+    throws: ObjectStoreError.noSuchBucket("no-such-bucket-x"), sourceLocation: sourceLocation
+  ) {
+    try await noBucket.run(vault: fixture.root)
   }
 }
