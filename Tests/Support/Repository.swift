@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Paths inside this repository, for tests that run scripts or the built binary.
 public enum Repository {
@@ -20,13 +21,26 @@ public enum Repository {
   }
 }
 
-/// Temporary directories for servers and files under test.
+/// Temporary directories for servers and files under test, removed when the test process
+/// exits (a killed process leaves them; CI machines are fresh).
 public enum TemporaryDirectory {
+  private static let made = Mutex<[String]?>(nil)
+
   public static func make(prefix: String) throws -> String {
     var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
-    guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+    guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) })
+    else {
       throw CocoaError(.fileWriteUnknown)
     }
-    return String(cString: made)
+    let path = String(cString: created)
+    made.withLock { list in
+      if list == nil { atexit { TemporaryDirectory.removeAll() } }
+      list = (list ?? []) + [path]
+    }
+    return path
+  }
+
+  static func removeAll() {
+    for path in made.withLock({ $0 ?? [] }) { try? FileManager.default.removeItem(atPath: path) }
   }
 }
