@@ -81,7 +81,7 @@ public final class EvidenceLog {
     let next = sequence + 1
     let signature = signingKey.signature(
       for: Self.sealMessage(previous: previousHash, sequence: next))
-    try append([
+    _ = try append([
       "step": "seal", "public_key": Hex.encode(signingKey.publicKey),
       "signature": Hex.encode(signature), "actor": actor,
     ])
