@@ -82,7 +82,7 @@ bench: deps release
 	@missing=""; for p in $(BENCH_APT); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
 	@python3 -c 'import hvac' 2>/dev/null || python3 -m pip install -q hvac
-	@for b in Benchmarks/*.sh; do echo "== $$b"; LOCKSTEP=.build/release/lockstep LOCKSTEP_BIN=.build/release/lockstep bash $$b; done
+	@for b in Benchmarks/*.sh; do [ "$$b" = Benchmarks/lib.sh ] && continue; echo "== $$b"; LOCKSTEP=.build/release/lockstep LOCKSTEP_BIN=.build/release/lockstep bash $$b; done
 
 clean:
 	rm -rf .build
