@@ -40,7 +40,8 @@ public final class LocalService: Sendable {
   /// Starts a fresh server. `password` applies to PostgreSQL (required: one is generated
   /// when nil) and Redis (requirepass when given).
   public static func start(_ kind: Kind, password: String? = nil) throws -> LocalService {
-    let directory = try TemporaryDirectory.make(prefix: "lockstep-\(kind.rawValue)")
+    let directory = try TemporaryDirectory.make(
+      prefix: "lockstep-\(kind.rawValue)", removeAtExit: false)
     var password = password
     if kind == .postgres && password == nil { password = "pg-\(UUID().uuidString)" }
     var arguments = ["start", kind.rawValue, directory]

@@ -26,13 +26,17 @@ public enum Repository {
 public enum TemporaryDirectory {
   private static let made = Mutex<[String]?>(nil)
 
-  public static func make(prefix: String) throws -> String {
+  /// `removeAtExit: false` for a server's directory: its watcher stops the server when the
+  /// test process exits and then removes the directory; removing it first would take the
+  /// PID file the watcher needs, and leave the server running.
+  public static func make(prefix: String, removeAtExit: Bool = true) throws -> String {
     var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
     guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) })
     else {
       throw CocoaError(.fileWriteUnknown)
     }
     let path = String(cString: created)
+    guard removeAtExit else { return path }
     made.withLock { list in
       if list == nil { atexit { TemporaryDirectory.removeAll() } }
       list = (list ?? []) + [path]
