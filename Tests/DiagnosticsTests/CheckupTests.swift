@@ -89,11 +89,11 @@ struct CheckupTests {
     let started = clock.now
     let report = await Checkup(environment: environment, timeout: .seconds(2)).run()
     let elapsed = clock.now - started
-    // The wall-clock bound is loose: other suites' blocking calls share this process's
-    // two pool threads (24.8 s was seen in a full run). The binary's own timing is asserted
-    // in CLITests; here, that the deadline stopped the checks: the S3 client alone would
-    // wait 30 s, and the deadline's line is in the report.
-    #expect(elapsed < .seconds(29), "took \(elapsed)")
+    // That the deadline stopped the checks: the S3 client alone would wait for its 300 s
+    // request timeout, and the deadline's line is in the report. The bound is far from 2 s
+    // because other suites' blocking calls share this process's two pool threads (24.8 s
+    // and 30.9 s were seen in full runs); the binary's own timing is asserted in CLITests.
+    #expect(elapsed < .seconds(150), "took \(elapsed)")
     #expect(report.results.contains { $0.detail == "no answer within 2 s" })
     #expect(!report.passed)
     #expect(report.problems.count == 4)
