@@ -255,7 +255,9 @@ struct KubectlClientTests {
       try await fixture.client.rolloutStatus("aura-api", timeout: .seconds(1))
     }
     let elapsed = clock.now - started
-    #expect(elapsed >= .seconds(1) && elapsed < .seconds(10))
+    // A stuck rollout would never end: any bound far below the test's own limits proves the
+    // timeout ended it, and this one survives a starved cooperative pool (30 s seen).
+    #expect(elapsed >= .seconds(1) && elapsed < .seconds(90))
     #expect(
       timedOut.description == "the rollout of deployment \"aura-api\" did not finish within 1 s")
   }
