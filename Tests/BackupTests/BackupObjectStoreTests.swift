@@ -30,40 +30,10 @@ struct BackupObjectStoreTests {
   }
 
   @Test func createListVerifyRestorePrune() async throws {
-    let fixture = try await BackupFixture.make()
-    try fixture.put("app/a", #"{"K":"1","J":{"x":[1]}}"#)
     let environment = try await Self.environment()
     let store = try await Self.bucket(environment)
-    let url = "s3://\(store.bucket)/vault/"
-    let destination = try BackupDestination.parse(url, environment: environment)
-    let creator = BackupCreator(
-      scope: .init(mounts: [fixture.mount]),
-      recipients: BackupRecipients(recipients: [fixture.recipient]), destinations: [destination])
-    let vault = try fixture.client(policy: "lockstep-backup")
-    let first = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -7200))
-    let second = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -3600))
-    let third = try await creator.run(vault: vault)
-    // Only the committed objects remain: no temporary object left behind.
-    let keys = try await store.list(prefix: "vault/").map(\.key)
-    #expect(keys.count == 3 && keys.allSatisfy { !$0.contains(".tmp") })
-    let listed = try await destination.list()
-    #expect(listed.map(\.location) == [third, second, first].map { $0.locations[0] })
-
-    let bytes = try await BackupDestination.read(third.locations[0], environment: environment)
-    let opener = BackupOpener(identities: [.x25519(fixture.identity)])
-    let (report, payload) = try await BackupVerifier(opener: opener).verify(bytes)
-    #expect(report.paths == 1)
-    let target = try fixture.vaultTesting.freshMount()
-    let restored = try await VaultRestorer(vault: fixture.root, options: .init(toMount: target))
-      .restore(payload)
-    #expect(restored.added == ["\(target)/app/a"])
-    #expect(try fixture.rawData("app/a", mount: target) == fixture.rawData("app/a"))
-
-    let policy = RetentionPolicy(last: 1)
-    let (keep, remove) = try policy.apply(try await destination.list())
-    #expect(keep.map(\.location) == [third.locations[0]])
-    for entry in remove { try await destination.delete(entry) }
-    #expect(try await destination.list().map(\.location) == [third.locations[0]])
+    try await expectBucketWorkflow(
+      url: "s3://\(store.bucket)/vault/", store: store, environment: environment)
   }
 
   @Test func missingObjectAndBucketAndDeniedBucket() async throws {

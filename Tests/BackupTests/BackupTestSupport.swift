@@ -113,3 +113,43 @@ func expectMissingObjectAndBucket(
     try await noBucket.run(vault: fixture.root)
   }
 }
+
+/// create ×3 → only committed objects left → list newest first → verify → restore → prune,
+/// for any bucket URL (`s3://bucket/vault/`, `gs://bucket/vault/`); `store` lists the bucket.
+func expectBucketWorkflow(
+  url: String, store: any ObjectStore, environment: [String: String]
+) async throws {
+  let fixture = try await BackupFixture.make()
+  try fixture.put("app/a", #"{"K":"1","J":{"x":[1]}}"#)
+  try fixture.put("app/b", #"{"L":"2"}"#)
+  let destination = try BackupDestination.parse(url, environment: environment)
+  let creator = BackupCreator(
+    scope: .init(mounts: [fixture.mount]),
+    recipients: BackupRecipients(recipients: [fixture.recipient]), destinations: [destination])
+  let vault = try fixture.client(policy: "lockstep-backup")
+  let first = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -7200))
+  let second = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -3600))
+  let third = try await creator.run(vault: vault)
+  #expect(third.locations[0].hasPrefix(url + "lockstep-backup-"))
+  // Only the committed objects remain: no temporary object left behind.
+  let keys = try await store.list(prefix: "vault/").map(\.key)
+  #expect(keys.count == 3 && keys.allSatisfy { !$0.contains(".tmp") })
+  let listed = try await destination.list()
+  #expect(listed.map(\.location) == [third, second, first].map { $0.locations[0] })
+
+  let bytes = try await BackupDestination.read(third.locations[0], environment: environment)
+  let opener = BackupOpener(identities: [.x25519(fixture.identity)])
+  let (report, payload) = try await BackupVerifier(opener: opener).verify(bytes)
+  #expect(report.paths == 2)
+  let target = try fixture.vaultTesting.freshMount()
+  let restored = try await VaultRestorer(vault: fixture.root, options: .init(toMount: target))
+    .restore(payload)
+  #expect(restored.added.sorted() == ["\(target)/app/a", "\(target)/app/b"])
+  #expect(try fixture.rawData("app/a", mount: target) == fixture.rawData("app/a"))
+
+  let (keep, remove) = try RetentionPolicy(last: 1).apply(try await destination.list())
+  #expect(keep.map(\.location) == [third.locations[0]])
+  for entry in remove { try await destination.delete(entry) }
+  #expect(try await destination.list().map(\.location) == [third.locations[0]])
+  #expect(try await store.list(prefix: "vault/").count == 1)
+}
