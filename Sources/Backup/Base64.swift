@@ -13,24 +13,8 @@ enum Base64 {
   }()
 
   static func encode(_ input: UnsafeRawBufferPointer, into buffer: SecretBuffer) {
-    var index = 0
-    while index + 3 <= input.count {
-      let value =
-        UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-      buffer.append(alphabet[Int(value >> 18 & 63)])
-      buffer.append(alphabet[Int(value >> 12 & 63)])
-      buffer.append(alphabet[Int(value >> 6 & 63)])
-      buffer.append(alphabet[Int(value & 63)])
-      index += 3
-    }
-    let rest = input.count - index
-    if rest > 0 {
-      let value = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
-      buffer.append(alphabet[Int(value >> 18 & 63)])
-      buffer.append(alphabet[Int(value >> 12 & 63)])
-      buffer.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : UInt8(ascii: "="))
-      buffer.append(UInt8(ascii: "="))
-    }
+    var sink = buffer
+    ByteEncoder.writeBase64(input, to: &sink)
   }
 
   /// nil when `input` is not canonical padded base64.

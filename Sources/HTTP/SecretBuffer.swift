@@ -81,4 +81,4 @@ public final class SecretBuffer {
 @available(*, unavailable)
 extension SecretBuffer: Sendable {}
 
-extension SecretBuffer: JSONByteSink {}
+extension SecretBuffer: ByteAppender {}

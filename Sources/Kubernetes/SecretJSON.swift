@@ -19,7 +19,7 @@ enum SecretJSON {
     var counter = ByteCounter()
     write(to: &counter)
     return SecretBytes(count: counter.count) { buffer in
-      var writer = BufferWriter(buffer: buffer)
+      var writer = FixedBufferAppender(buffer: buffer)
       write(to: &writer)
     }
   }
@@ -32,7 +32,7 @@ enum SecretJSON {
     }
   }
 
-  private func write(to sink: inout some JSONByteSink) {
+  private func write(to sink: inout some ByteAppender) {
     switch self {
     case .object(let members):
       sink.append(UInt8(ascii: "{"))
@@ -58,46 +58,14 @@ enum SecretJSON {
       secret.withUnsafeBytes { JSONString.write($0, to: &sink) }
     case .secretBase64(let secret):
       sink.append(UInt8(ascii: "\""))
-      secret.withUnsafeBytes { Self.writeBase64($0, to: &sink) }
+      secret.withUnsafeBytes { ByteEncoder.writeBase64($0, to: &sink) }
       sink.append(UInt8(ascii: "\""))
     }
   }
-
-  private static func writeBase64(_ bytes: UnsafeRawBufferPointer, to sink: inout some JSONByteSink)
-  {
-    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-    var index = 0
-    while index < bytes.count {
-      let remaining = bytes.count - index
-      let b0 = UInt32(bytes[index])
-      let b1 = remaining > 1 ? UInt32(bytes[index + 1]) : 0
-      let b2 = remaining > 2 ? UInt32(bytes[index + 2]) : 0
-      let triple = b0 << 16 | b1 << 8 | b2
-      sink.append(alphabet[Int(triple >> 18 & 63)])
-      sink.append(alphabet[Int(triple >> 12 & 63)])
-      sink.append(remaining > 1 ? alphabet[Int(triple >> 6 & 63)] : UInt8(ascii: "="))
-      sink.append(remaining > 2 ? alphabet[Int(triple & 63)] : UInt8(ascii: "="))
-      index += 3
-    }
-  }
 }
 
-private struct ByteCounter: JSONByteSink {
+private struct ByteCounter: ByteAppender {
   var count = 0
   mutating func append(_ byte: UInt8) { count += 1 }
   mutating func append(_ bytes: UnsafeRawBufferPointer) { count += bytes.count }
-}
-
-private struct BufferWriter: JSONByteSink {
-  let buffer: UnsafeMutableRawBufferPointer
-  var offset = 0
-  mutating func append(_ byte: UInt8) {
-    buffer[offset] = byte
-    offset += 1
-  }
-  mutating func append(_ bytes: UnsafeRawBufferPointer) {
-    UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).copyMemory(
-      from: bytes)
-    offset += bytes.count
-  }
 }

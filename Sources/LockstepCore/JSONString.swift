@@ -1,15 +1,9 @@
-/// Where JSON text is written: a wiping buffer, a byte counter, a fixed-size buffer.
-public protocol JSONByteSink {
-  mutating func append(_ byte: UInt8)
-  mutating func append(_ bytes: UnsafeRawBufferPointer)
-}
-
 /// The one JSON string writer of Lockstep (Vault request bodies, kubectl's stdin, backup
 /// payload lines), so every module escapes the same way: `"` and `\` escaped, `\n` `\r`
 /// `\t`, other control characters as `\u00XX`, every other byte (UTF-8) as it is. Runs of
 /// bytes that need no escape are appended in one call.
 public enum JSONString {
-  public static func write(_ bytes: UnsafeRawBufferPointer, to sink: inout some JSONByteSink) {
+  public static func write(_ bytes: UnsafeRawBufferPointer, to sink: inout some ByteAppender) {
     let hex: StaticString = "0123456789abcdef"
     sink.append(UInt8(ascii: "\""))
     var start = 0
@@ -35,7 +29,7 @@ public enum JSONString {
     sink.append(UInt8(ascii: "\""))
   }
 
-  public static func write(_ text: String, to sink: inout some JSONByteSink) {
+  public static func write(_ text: String, to sink: inout some ByteAppender) {
     var copy = text
     copy.withUTF8 { write(UnsafeRawBufferPointer($0), to: &sink) }
   }

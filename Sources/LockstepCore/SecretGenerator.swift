@@ -128,40 +128,65 @@ public enum ByteEncoder {
   private static func base64(_ input: UnsafeRawBufferPointer, alphabet: [UInt8], padded: Bool)
     -> SecretBytes
   {
-    let fullGroups = input.count / 3
     let remainder = input.count % 3
     let outputCount =
-      fullGroups * 4 + (remainder == 0 ? 0 : (padded ? 4 : remainder + 1))
+      input.count / 3 * 4 + (remainder == 0 ? 0 : (padded ? 4 : remainder + 1))
     return SecretBytes(count: outputCount) { out in
-      var o = 0
-      var i = 0
-      func put(_ sextet: UInt32) {
-        out[o] = alphabet[Int(sextet & 0x3F)]
-        o += 1
-      }
-      while i + 3 <= input.count {
-        let word = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-        put(word >> 18)
-        put(word >> 12)
-        put(word >> 6)
-        put(word)
-        i += 3
-      }
-      if remainder == 1 {
-        let word = UInt32(input[i]) << 16
-        put(word >> 18)
-        put(word >> 12)
-        if padded {
-          out[o] = UInt8(ascii: "=")
-          out[o + 1] = UInt8(ascii: "=")
-        }
-      } else if remainder == 2 {
-        let word = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8
-        put(word >> 18)
-        put(word >> 12)
-        put(word >> 6)
-        if padded { out[o] = UInt8(ascii: "=") }
-      }
+      var writer = FixedBufferAppender(buffer: out)
+      writeBase64(input, alphabet: alphabet, padded: padded, to: &writer)
     }
+  }
+
+  /// The one base64 encoder (RFC 4648; standard alphabet and `=` padding by default),
+  /// writing into `sink`: the generators, backup payloads and kubectl's Secret JSON use it.
+  public static func writeBase64(
+    _ input: UnsafeRawBufferPointer, to sink: inout some ByteAppender
+  ) {
+    writeBase64(input, alphabet: base64Alphabet, padded: true, to: &sink)
+  }
+
+  private static func writeBase64(
+    _ input: UnsafeRawBufferPointer, alphabet: [UInt8], padded: Bool,
+    to sink: inout some ByteAppender
+  ) {
+    var index = 0
+    while index + 3 <= input.count {
+      let word =
+        UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
+      sink.append(alphabet[Int(word >> 18 & 63)])
+      sink.append(alphabet[Int(word >> 12 & 63)])
+      sink.append(alphabet[Int(word >> 6 & 63)])
+      sink.append(alphabet[Int(word & 63)])
+      index += 3
+    }
+    let rest = input.count - index
+    guard rest > 0 else { return }
+    let word = UInt32(input[index]) << 16 | (rest == 2 ? UInt32(input[index + 1]) << 8 : 0)
+    sink.append(alphabet[Int(word >> 18 & 63)])
+    sink.append(alphabet[Int(word >> 12 & 63)])
+    if rest == 2 { sink.append(alphabet[Int(word >> 6 & 63)]) }
+    if padded {
+      if rest == 1 { sink.append(UInt8(ascii: "=")) }
+      sink.append(UInt8(ascii: "="))
+    }
+  }
+}
+
+/// Appends into a buffer whose final size is known in advance.
+public struct FixedBufferAppender: ByteAppender {
+  public let buffer: UnsafeMutableRawBufferPointer
+  public private(set) var offset = 0
+
+  public init(buffer: UnsafeMutableRawBufferPointer) { self.buffer = buffer }
+
+  public mutating func append(_ byte: UInt8) {
+    buffer[offset] = byte
+    offset += 1
+  }
+
+  public mutating func append(_ bytes: UnsafeRawBufferPointer) {
+    UnsafeMutableRawBufferPointer(rebasing: buffer[offset..<offset + bytes.count]).copyMemory(
+      from: bytes)
+    offset += bytes.count
   }
 }
