@@ -12,10 +12,7 @@ public final class GCSClient: ObjectStore {
   public init(bucket: String, configuration: GCSConfiguration, connections: Int = 4) {
     self.bucket = bucket
     self.configuration = configuration
-    pool = HTTPClientPool(
-      size: connections,
-      settings: HTTPClient.Settings(
-        connectTimeout: .seconds(10), timeout: .seconds(300), caFile: configuration.caFile))
+    pool = ObjectStores.pool(connections: connections, caFile: configuration.caFile)
   }
 
   public var bucketURL: String { "gs://\(bucket)" }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTP
 import LockstepCore
 
 /// Picks the client for a location from the environment's configuration.
@@ -15,5 +16,14 @@ public enum ObjectStores {
       GCSClient(
         bucket: location.bucket, configuration: try GCSConfiguration.fromEnvironment(environment))
     }
+  }
+
+  /// The connections of an S3 or GCS client: 10 s to connect, 300 s per request (a backup
+  /// object can be large), the configuration's CA bundle.
+  static func pool(connections: Int, caFile: String?) -> HTTPClientPool {
+    HTTPClientPool(
+      size: connections,
+      settings: HTTPClient.Settings(
+        connectTimeout: .seconds(10), timeout: .seconds(300), caFile: caFile))
   }
 }

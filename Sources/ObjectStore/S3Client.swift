@@ -16,10 +16,7 @@ public final class S3Client: ObjectStore {
   public init(bucket: String, configuration: S3Configuration, connections: Int = 4) {
     self.bucket = bucket
     self.configuration = configuration
-    pool = HTTPClientPool(
-      size: connections,
-      settings: HTTPClient.Settings(
-        connectTimeout: .seconds(10), timeout: .seconds(300), caFile: configuration.caFile))
+    pool = ObjectStores.pool(connections: connections, caFile: configuration.caFile)
   }
 
   public var bucketURL: String { "s3://\(bucket)" }
