@@ -240,15 +240,18 @@ private struct Scanner {
       value.append(current)
       advance()
     }
-    guard !atEnd else {
-      // Resume on the line after the opening quote, as python-dotenv does.
-      index = opening
-      line = openingLine
-      skipToEndOfLine()
-      return false
-    }
+    guard !atEnd else { return abandonSegment(opening: opening, line: openingLine) }
     index += 1
     return true
+  }
+
+  /// An unterminated quote: resume on the line after the opening quote, as python-dotenv
+  /// does. Returns false, for the caller to return.
+  mutating func abandonSegment(opening: Int, line openingLine: Int) -> Bool {
+    index = opening
+    line = openingLine
+    skipToEndOfLine()
+    return false
   }
 
   /// `"…"`: `\\ \" \$ \` \' \n \r \t` are escapes; any other backslash stays literal.
@@ -282,12 +285,7 @@ private struct Scanner {
       value.append(current)
       advance()
     }
-    guard !atEnd else {
-      index = opening
-      line = openingLine
-      skipToEndOfLine()
-      return false
-    }
+    guard !atEnd else { return abandonSegment(opening: opening, line: openingLine) }
     index += 1
     return true
   }
