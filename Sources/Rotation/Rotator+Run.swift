@@ -62,6 +62,8 @@ extension Rotator {
   /// effect: a half-rotated system because step 5 lacked a permission is what this prevents.
   func preflight() throws {
     var problems: [String] = []
+    // Read once: the alternating checks and the Vault checks below both need it.
+    let live = Result { try store.read(policy.vault.secret) }
     if let database {
       do {
         let user = try database.currentUser()
@@ -72,8 +74,7 @@ extension Rotator {
           problems.append("PostgreSQL login \(user) is neither superuser nor CREATEROLE")
         }
         if policy.strategy == .alternating {
-          let live = (try? store.read(policy.vault.secret)) ?? nil
-          problems += try alternatingProblems(database, live: live)
+          problems += try alternatingProblems(database, live: (try? live.get()) ?? nil)
         }
       } catch let error as RotationError {
         throw error
@@ -110,7 +111,7 @@ extension Rotator {
       do { try store.check() } catch { problems.append("Redis: \(error)") }
     }
     do {
-      guard try store.read(policy.vault.secret) != nil || lockHeld() else {
+      guard try live.get() != nil || lockHeld() else {
         throw RotationError.liveSecretMissing(path: policy.vault.secret)
       }
       problems += try store.missingRights(
