@@ -118,23 +118,9 @@ public enum ValueTemplate: Sendable, Equatable {
     return SecretBytes(copying: output)
   }
 
-  /// RFC 3986 unreserved characters stay; every other byte becomes %XX, which is what a
-  /// userinfo password needs whatever the driver (libpq, node-postgres, SQLAlchemy).
+  /// Percent-encoding for a URL's userinfo (LockstepCore's one RFC 3986 encoder).
   static func percentEncode(_ bytes: UnsafeRawBufferPointer, into output: inout [UInt8]) {
-    let hex = Array("0123456789ABCDEF".utf8)
-    for byte in bytes {
-      let unreserved =
-        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-        || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x2E || byte == 0x5F
-        || byte == 0x7E
-      if unreserved {
-        output.append(byte)
-      } else {
-        output.append(0x25)
-        output.append(hex[Int(byte >> 4)])
-        output.append(hex[Int(byte & 0x0F)])
-      }
-    }
+    PercentEncoding.write(bytes, to: &output)
   }
 
   /// The byte range of the password in `scheme://user:password@host…`.
