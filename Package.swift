@@ -46,7 +46,7 @@ let libraries: [Target] = [
   .target(name: "Drift", dependencies: ["LockstepCore", "EnvFiles", "Vault", "Kubernetes", yams]),
   .target(
     name: "Backup",
-    dependencies: ["LockstepCore", "Envelope", "Crypto", "Vault", "ObjectStore"]),
+    dependencies: ["LockstepCore", "HTTP", "Envelope", "Crypto", "Vault", "ObjectStore"]),
   .target(
     name: "Rotation",
     dependencies: [
@@ -86,10 +86,10 @@ let testTargets: [Target] = [
   tests("RedisTests", ["Redis"]),
   tests("VaultTests", ["Vault", "HTTP"]),
   tests("KubernetesTests", ["Kubernetes"]),
-  tests("ObjectStoreTests", ["ObjectStore"]),
+  tests("ObjectStoreTests", ["ObjectStore", "HTTP"]),
   tests("EnvFilesTests", ["EnvFiles", "Vault"]),
-  tests("DriftTests", ["Drift", "EnvFiles", "Vault"]),
-  tests("BackupTests", ["Backup", "Envelope", "Vault"]),
+  tests("DriftTests", ["Drift", "EnvFiles", "Vault", "Kubernetes"]),
+  tests("BackupTests", ["Backup", "Envelope", "Vault", "Crypto", "HTTP", "ObjectStore"]),
   tests("EvidenceTests", ["Evidence", "Crypto"]),
   tests("RotationTests", ["Rotation", "Vault", "Postgres", "Redis", "Kubernetes"]),
   tests("DiagnosticsTests", ["Diagnostics", "Rotation"]),

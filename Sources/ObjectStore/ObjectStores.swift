@@ -1,6 +1,5 @@
 import Foundation
 import HTTP
-import LockstepCore
 
 /// Picks the client for a location from the environment's configuration.
 public enum ObjectStores {
