@@ -123,8 +123,9 @@ public final class AWSCredentialProvider: Sendable {
     let text = response.text
     let scanner = XMLScanner(text: text)
     guard response.isSuccess else {
-      let detail = [scanner.value("Code"), scanner.value("Message")].compactMap { $0 }
+      var detail = [scanner.value("Code"), scanner.value("Message")].compactMap { $0 }
         .joined(separator: ": ")
+      while detail.hasSuffix(".") { detail.removeLast() }
       throw ObjectStoreError.credentialsRefused(
         "STS at \(Redaction.url(identity.stsEndpoint)) refused the web identity token for \(identity.roleARN) (\(detail.isEmpty ? "HTTP \(response.status)" : detail))."
       )

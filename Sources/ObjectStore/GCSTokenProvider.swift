@@ -140,8 +140,9 @@ public final class GCSTokenProvider: Sendable {
       (try? JSONSerialization.jsonObject(with: Data($0))) as? [String: Any]
     }
     guard response.isSuccess else {
-      let detail = [object?["error"] as? String, object?["error_description"] as? String]
+      var detail = [object?["error"] as? String, object?["error_description"] as? String]
         .compactMap { $0 }.joined(separator: ": ")
+      while detail.hasSuffix(".") { detail.removeLast() }
       throw ObjectStoreError.credentialsRefused(
         "The token endpoint \(Redaction.url(key.tokenURI)) refused the service-account key \(key.path) (\(detail.isEmpty ? "HTTP \(response.status)" : detail))."
       )

@@ -264,3 +264,62 @@ extension S3Client {
     guard response.isSuccess else { throw error(for: response, key: nil, operation: "policy") }
   }
 }
+
+/// Web identity against moto's STS: cached while fresh, replaced before expiry so that a
+/// long upload never signs with expired keys.
+@Suite("AWS web identity credentials against moto")
+struct WebIdentityTests {
+  static func identity(_ service: LocalService, duration: Int = 900) throws
+    -> AWSCredentialProvider.WebIdentity
+  {
+    let directory = try TemporaryDirectory.make(prefix: "lockstep-sts")
+    try "token-from-the-cluster".write(
+      toFile: directory + "/token", atomically: true, encoding: .utf8)
+    return AWSCredentialProvider.WebIdentity(
+      roleARN: service.s3RoleARN, tokenFile: directory + "/token", sessionName: "lockstep-test",
+      stsEndpoint: "http://127.0.0.1:\(service.port)", durationSeconds: duration)
+  }
+
+  static func client(_ bucket: String, _ service: LocalService, _ provider: AWSCredentialProvider)
+    -> S3Client
+  {
+    S3Client(
+      bucket: bucket,
+      configuration: S3Configuration(
+        credentials: provider, endpoint: "http://127.0.0.1:\(service.port)"))
+  }
+
+  @Test func freshCredentialsAreCachedAndExpiringOnesReplaced() async throws {
+    let service = try await SharedServices.shared.service(.s3)
+    let bucket = try await S3ClientTests.freshBucket().bucket
+    // 900 s credentials, replaced when less than 300 s are left: one exchange.
+    let cached = AWSCredentialProvider(.webIdentity(try Self.identity(service)))
+    let s3 = Self.client(bucket, service, cached)
+    for index in 0..<3 { try await s3.put("cached/\(index)", [UInt8(index)]) }
+    #expect(cached.exchangeCount == 1)
+    // Replaced when less than 1000 s are left: every request of a long upload gets keys
+    // that are not about to expire, and each new pair is accepted.
+    let expiring = AWSCredentialProvider(
+      .webIdentity(try Self.identity(service)), refreshMargin: .seconds(1000))
+    let first = try await expiring.current()
+    let second = try await expiring.current()
+    #expect(first.accessKeyID != second.accessKeyID)
+    let refreshing = Self.client(bucket, service, expiring)
+    for index in 0..<3 { try await refreshing.put("refreshed/\(index)", [UInt8(index)]) }
+    #expect(expiring.exchangeCount == 5)
+    #expect(try await refreshing.list(prefix: "refreshed/").count == 3)
+  }
+
+  @Test func anUnreadableTokenFileIsOneSentence() async throws {
+    let service = try await SharedServices.shared.service(.s3)
+    var identity = try Self.identity(service)
+    identity.tokenFile = "/nonexistent/token"
+    let s3 = Self.client("any-bucket", service, AWSCredentialProvider(.webIdentity(identity)))
+    let error = await #expect(throws: ObjectStoreError.self) { try await s3.check() }
+    #expect(
+      error?.description
+        == "Cannot read the web identity token file /nonexistent/token (AWS_WEB_IDENTITY_TOKEN_FILE)."
+    )
+    #expect(error?.exitStatus == .usage)
+  }
+}
