@@ -107,6 +107,59 @@ struct BackupS3CredentialTests {
     #expect(credentials.sessionToken != nil)
   }
 
+  /// The shipped CronJob gets its S3 keys by web identity: its env names a role and a token
+  /// file inside a projected service-account token for STS, and that env, pointed at the
+  /// local stack's role and a token file, backs up.
+  @Test func theCronJobTemplateBacksUpByWebIdentity() async throws {
+    let parsed = try ChildProcess.run(
+      "python3",
+      [
+        "-c",
+        "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))['spec']['jobTemplate']['spec']['template']['spec']))",
+        Repository.root + "/templates/k8s/backup-cronjob.yaml",
+      ], timeout: .seconds(30))
+    #expect(parsed.succeeded, "\(parsed.stderrText)")
+    let spec = try #require(
+      try JSONSerialization.jsonObject(with: Data(parsed.stdout)) as? [String: Any])
+    let container = try #require((spec["containers"] as? [[String: Any]])?.first)
+    var env: [String: String] = [:]
+    for item in container["env"] as? [[String: Any]] ?? [] {
+      if let name = item["name"] as? String, let value = item["value"] as? String {
+        env[name] = value
+      }
+    }
+    #expect(container["envFrom"] == nil)
+    #expect(env["AWS_ACCESS_KEY_ID"] == nil && env["AWS_SECRET_ACCESS_KEY"] == nil)
+    #expect(spec["serviceAccountName"] as? String == "lockstep-backup")
+    let tokenFile = try #require(env["AWS_WEB_IDENTITY_TOKEN_FILE"])
+    #expect(env["AWS_ROLE_ARN"]?.hasPrefix("arn:aws:iam::") == true)
+    let mount = try #require(
+      (container["volumeMounts"] as? [[String: Any]])?.first {
+        tokenFile.hasPrefix(($0["mountPath"] as? String ?? "?") + "/")
+      })
+    let volume = try #require(
+      (spec["volumes"] as? [[String: Any]])?.first {
+        $0["name"] as? String == mount["name"] as? String
+      })
+    let source = try #require(
+      ((volume["projected"] as? [String: Any])?["sources"] as? [[String: Any]])?.first?[
+        "serviceAccountToken"] as? [String: Any])
+    #expect(source["audience"] as? String == "sts.amazonaws.com")
+    #expect(tokenFile.hasSuffix("/" + (source["path"] as? String ?? "?")))
+
+    let s3 = try await SharedServices.shared.service(.s3)
+    let store = try await BackupObjectStoreTests.bucket(s3.s3Environment)
+    let directory = try TemporaryDirectory.make(prefix: "lockstep-cronjob")
+    try "projected-token".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+    var environment = env.filter { $0.key.hasPrefix("AWS_") }
+    environment["AWS_ROLE_ARN"] = s3.s3RoleARN
+    environment["AWS_WEB_IDENTITY_TOKEN_FILE"] = directory + "/token"
+    environment["AWS_ENDPOINT_URL"] = "http://127.0.0.1:\(s3.port)"
+    environment["HOME"] = directory
+    let written = try await Self.backUp(to: "s3://\(store.bucket)/vault/", environment: environment)
+    #expect(written.hasPrefix("s3://\(store.bucket)/vault/lockstep-backup-"))
+  }
+
   @Test func profileCredentialsBackUpEndToEnd() async throws {
     let s3 = try await SharedServices.shared.service(.s3)
     let store = try await BackupObjectStoreTests.bucket(s3.s3Environment)
