@@ -136,6 +136,8 @@ public final class S3Client: ObjectStore {
     let components = URLComponents(string: base)
     let scheme = components?.scheme ?? "https"
     var host = components?.host ?? base
+    // An IPv6 literal keeps its brackets in `Host` (RFC 7230 §5.4).
+    if host.contains(":") && !host.hasPrefix("[") { host = "[" + host + "]" }
     if let port = components?.port { host += ":\(port)" }
     var path = components?.path ?? ""
     while path.hasSuffix("/") { path.removeLast() }

@@ -121,6 +121,9 @@ struct ObjectStoreConfigurationTests {
     ])
     #expect(virtual.address(key: "k", query: []).host == "bkt.minio.local:9000")
     #expect(virtual.url(key: "k", query: []) == "http://bkt.minio.local:9000/k")
+    let ipv6 = try client(["AWS_ENDPOINT_URL": "http://[::1]:9000"]).address(key: "k", query: [])
+    #expect(ipv6.host == "[::1]:9000")
+    #expect(ipv6.url == "http://[::1]:9000/bkt/k")
     let error = #expect(throws: ObjectStoreError.self) {
       try client(["AWS_S3_FORCE_PATH_STYLE": "maybe"])
     }
