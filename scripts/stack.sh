@@ -102,11 +102,72 @@ start_redis() { # DIR PORT [PASSWORD_FILE]
 }
 
 start_s3() { # DIR PORT
+  # moto checks SigV4 like AWS once INITIAL_NO_AUTH_ACTION_COUNT requests have passed: the
+  # first three create an IAM user with an allow-all policy and its access key (written to
+  # DIR/s3-access-key-id and DIR/s3-secret-access-key, 0600); every request after that
+  # must be signed with that key. A role for web identity is created with the user's key
+  # (its ARN in DIR/s3-role-arn). Two differences from AWS are corrected in the launcher
+  # below: AWS answers AssumeRoleWithWebIdentity without a signature (the token is the
+  # credential), and AWS verifies the request line as sent.
   local dir=$1 port=$2
   command -v moto_server >/dev/null || die "moto_server not found: pip install 'moto[server]'"
-  setsid moto_server -H 127.0.0.1 -p "$port" >"$dir/s3.log" 2>&1 </dev/null &
+  INITIAL_NO_AUTH_ACTION_COUNT=3 setsid python3 -c '
+import sys
+from moto.core.authorization import ActionAuthenticatorMixin
+from moto.core.responses import BaseResponse
+# moto 5 checks a signature against the URL as werkzeug re-quotes it (`+`, `=`, `,` in a
+# key and `%2F` in a query come out changed), so even boto3 gets SignatureDoesNotMatch for
+# such requests; AWS checks the request as sent. Check it on the raw request line instead.
+setup = BaseResponse.setup_class
+def remember(self, request, full_url, headers, *args, **kwargs):
+    self.lockstep_raw_uri = getattr(request, "environ", {}).get("RAW_URI")
+    return setup(self, request, full_url, headers, *args, **kwargs)
+BaseResponse.setup_class = remember
+checked = ActionAuthenticatorMixin._authenticate_and_authorize_action
+def check(self, *args, **kwargs):
+    if self._get_action() == "AssumeRoleWithWebIdentity":
+        return None
+    raw = getattr(self, "lockstep_raw_uri", None)
+    if not raw:
+        return checked(self, *args, **kwargs)
+    uri, self.uri = self.uri, raw
+    try:
+        return checked(self, *args, **kwargs)
+    finally:
+        self.uri = uri
+ActionAuthenticatorMixin._authenticate_and_authorize_action = check
+from moto.server import main
+main(sys.argv[1:])
+' -H 127.0.0.1 -p "$port" >"$dir/s3.log" 2>&1 </dev/null &
   echo $! > "$dir/s3.pid"
-  wait_for 30 curl -fsS "http://127.0.0.1:$port/" || { tail -20 "$dir/s3.log" >&2; die "moto_server did not start on port $port"; }
+  # A probe that moto does not count as an action (GET / would be ListBuckets).
+  wait_for 30 curl -fsS "http://127.0.0.1:$port/moto-api/data.json" || { tail -20 "$dir/s3.log" >&2; die "moto_server did not start on port $port"; }
+  ( umask 077; python3 - "http://127.0.0.1:$port" "$dir" <<'PY'
+import json, sys
+import boto3
+endpoint, state = sys.argv[1], sys.argv[2]
+allow_all = json.dumps({"Version": "2012-10-17",
+                        "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+def client(service, key_id="bootstrap", secret="bootstrap"):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id=key_id, aws_secret_access_key=secret)
+iam = client("iam")
+iam.create_user(UserName="lockstep")
+iam.put_user_policy(UserName="lockstep", PolicyName="allow-all", PolicyDocument=allow_all)
+key = iam.create_access_key(UserName="lockstep")["AccessKey"]
+iam = client("iam", key["AccessKeyId"], key["SecretAccessKey"])
+trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Federated": "*"},
+    "Action": "sts:AssumeRoleWithWebIdentity"}]})
+role = iam.create_role(RoleName="lockstep-backup", AssumeRolePolicyDocument=trust)["Role"]
+iam.put_role_policy(RoleName="lockstep-backup", PolicyName="allow-all", PolicyDocument=allow_all)
+for name, value in [("s3-access-key-id", key["AccessKeyId"]),
+                    ("s3-secret-access-key", key["SecretAccessKey"]),
+                    ("s3-role-arn", role["Arn"])]:
+    with open(f"{state}/{name}", "w") as f:
+        f.write(value)
+PY
+  ) >>"$dir/s3.log" 2>&1 || { tail -20 "$dir/s3.log" >&2; die "could not create the IAM user of moto_server on port $port"; }
 }
 
 start_k8s() { # DIR PORT
@@ -210,8 +271,8 @@ export REDIS_URL=redis://default:$(cat "$dir/redis-password")@127.0.0.1:$rp/0
 export KUBECONFIG=$dir/kubeconfig
 export KUBECACHEDIR=$dir/kube-cache
 export AWS_ENDPOINT_URL=http://127.0.0.1:$sp
-export AWS_ACCESS_KEY_ID=lockstep-local
-export AWS_SECRET_ACCESS_KEY=lockstep-local-secret
+export AWS_ACCESS_KEY_ID=$(cat "$dir/s3-access-key-id")
+export AWS_SECRET_ACCESS_KEY=$(cat "$dir/s3-secret-access-key")
 export AWS_REGION=us-east-1
 ENV
     echo "127.0.0.1:$pp:*:postgres:$(cat "$dir/pg-password")" > "$dir/pgpass"

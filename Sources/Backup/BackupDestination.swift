@@ -109,8 +109,9 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
         entries.append(Entry(name: name, location: path, date: date, size: size))
       }
     case .bucket(let location, let store):
-      for object in try await store.list(prefix: location.prefix) {
-        let name = String(object.key.dropFirst(location.prefix.count))
+      // The folder, not the raw prefix: `s3://b/vault` lists `vault/…`, never `vault2/…`.
+      for object in try await store.list(prefix: location.folder) {
+        let name = String(object.key.dropFirst(location.folder.count))
         guard !name.contains("/"), let date = BackupName.date(of: name) else { continue }
         entries.append(
           Entry(name: name, location: location.url(key: object.key), date: date, size: object.size))

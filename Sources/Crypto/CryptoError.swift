@@ -12,6 +12,8 @@ public enum CryptoError: LockstepError, Equatable {
   case invalidLength(what: String, expected: Int, actual: Int)
   /// Argon2id could not allocate the memory its parameters ask for.
   case keyDerivationFailed
+  /// A private key could not be read; `reason` never quotes the key.
+  case invalidKey(String)
   /// A call into OpenSSL or libsodium failed where it should not (out of memory, bad state).
   case library(function: String)
 
@@ -25,6 +27,8 @@ public enum CryptoError: LockstepError, Equatable {
       "the \(what) must be \(expected) bytes long, not \(actual)"
     case .keyDerivationFailed:
       "the passphrase key derivation (Argon2id) failed: not enough memory for its parameters"
+    case .invalidKey(let reason):
+      reason
     case .library(let function):
       "the cryptographic library failed in \(function)"
     }
@@ -34,7 +38,7 @@ public enum CryptoError: LockstepError, Equatable {
     switch self {
     case .authenticationFailed: .noPermission
     case .invalidSignature: .mismatch
-    case .invalidLength: .dataError
+    case .invalidLength, .invalidKey: .dataError
     case .keyDerivationFailed, .library: .failure
     }
   }

@@ -84,7 +84,10 @@ public final class HTTPClient {
     for header in request.headers {
       headerList = try Self.append(header, to: headerList)
     }
-    // libcurl would otherwise wait for `100 Continue` before sending a larger body.
+    // libcurl would otherwise wait for `100 Continue` before sending a larger body. This
+    // line is a removal directive, never sent: a request signer (S3's SigV4) must not sign
+    // it, which is why signing happens in ObjectStore over `request.headers` only, and not
+    // with libcurl's CURLOPT_AWS_SIGV4 (7.88 signs this line too).
     headerList = curl_slist_append(headerList, "Expect:")
     try check(lockstep_curl_setopt_ptr(handle, CURLOPT_HTTPHEADER, headerList), target)
 
@@ -148,7 +151,6 @@ public final class HTTPClient {
     case .post: break
     default: try set(CURLOPT_CUSTOMREQUEST, request.method.rawValue)
     }
-    if let sigV4 = request.awsSigV4 { try set(CURLOPT_AWS_SIGV4, sigV4) }
     if let credentials = request.credentials {
       try set(CURLOPT_USERNAME, credentials.user)
       // libcurl keeps its own copy of the password until the next reset; ours is wiped.

@@ -49,8 +49,7 @@ public enum HTTPBody: Sendable {
   }
 }
 
-/// User name and password for HTTP authentication or, with `awsSigV4`, the access key id
-/// and secret access key libcurl signs with.
+/// User name and password for HTTP authentication.
 public struct HTTPCredentials: Sendable {
   public let user: String
   public let password: SecretBytes
@@ -64,14 +63,14 @@ public struct HTTPCredentials: Sendable {
 public struct HTTPRequest: Sendable {
   public var method: HTTPMethod
   public var url: String
+  /// Sent exactly as given, so that a signer (S3's SigV4 in ObjectStore) can sign them;
+  /// libcurl's own `CURLOPT_AWS_SIGV4` is not used (7.88 signs header-list lines it never
+  /// sends, such as the `Expect:` removal directive).
   public var headers: [HTTPHeader]
   public var body: HTTPBody
   /// Overrides the client's total timeout for this request.
   public var timeout: Duration?
-  /// libcurl's `CURLOPT_AWS_SIGV4` provider string, e.g. `aws:amz:us-east-1:s3`. With it,
-  /// `credentials` are the access key pair. Callers must set `x-amz-content-sha256`
-  /// themselves (libcurl 7.88 signs it as the payload hash) and give a canonical query.
-  public var awsSigV4: String?
+  /// HTTP authentication (`CURLOPT_USERNAME`/`CURLOPT_PASSWORD`).
   public var credentials: HTTPCredentials?
 
   public init(

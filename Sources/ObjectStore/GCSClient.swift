@@ -103,7 +103,7 @@ public final class GCSClient: ObjectStore {
     _ method: HTTPMethod, _ path: String, body: [UInt8] = [], headers extra: [HTTPHeader] = []
   ) async throws -> HTTPResponse {
     var headers = extra
-    if let token = configuration.accessToken {
+    if let token = try await configuration.token.current() {
       var value = Array("Bearer ".utf8)
       token.withUnsafeBytes { value.append(contentsOf: $0) }
       headers.append(HTTPHeader("Authorization", secret: SecretBytes(consuming: &value)))
@@ -132,8 +132,8 @@ public final class GCSClient: ObjectStore {
     switch response.status {
     case 401:
       throw ObjectStoreError.badCredentials(
-        endpoint: "Google Cloud Storage at \(configuration.endpointDisplay)", code: "401 \(message)"
-      )
+        endpoint: "Google Cloud Storage at \(configuration.endpointDisplay)",
+        code: "401 \(message)", origin: configuration.credentialOrigin)
     case 403:
       throw ObjectStoreError.accessDenied(url: target, operation: operation, detail: message)
     case 404:

@@ -2,9 +2,10 @@ import LockstepCore
 
 /// A parsed `s3://bucket/prefix` or `gs://bucket/prefix`.
 ///
-/// The prefix is kept as the user wrote it after the bucket, without a leading slash; a
-/// prefix naming a folder should end with `/` (`s3://b/backups/`), and one without a slash
-/// is used as given so that `s3://b/nightly-` works too.
+/// The prefix is kept as the user wrote it after the bucket, without a leading slash. As a
+/// destination it names a folder, path-segment exact: `s3://b/vault` and `s3://b/vault/`
+/// both mean the folder `vault/` (`folder`), never every key that starts with `vault`. As
+/// one backup (`backup verify s3://b/vault/FILE`) it is the object's key (`prefix`).
 public struct ObjectLocation: Sendable, Equatable, CustomStringConvertible {
   public enum Scheme: String, Sendable {
     case s3
@@ -58,8 +59,15 @@ public struct ObjectLocation: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
-  /// The full key of `name` under this location's prefix.
-  public func key(_ name: String) -> String { prefix + name }
+  /// The prefix as a folder: empty (the bucket's top) or ending in exactly one `/`.
+  public var folder: String {
+    var trimmed = prefix
+    while trimmed.hasSuffix("/") { trimmed.removeLast() }
+    return trimmed.isEmpty ? "" : trimmed + "/"
+  }
+
+  /// The full key of `name` inside this location's folder.
+  public func key(_ name: String) -> String { folder + name }
 
   /// The URL of one object, for messages and `--json` output.
   public func url(key: String) -> String { "\(scheme.rawValue)://\(bucket)/\(key)" }

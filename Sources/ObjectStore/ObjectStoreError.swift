@@ -7,7 +7,11 @@ public enum ObjectStoreError: LockstepError, Equatable {
   case invalidURL(String)
   case missingCredentials(String)
   case accessDenied(url: String, operation: String, detail: String)
-  case badCredentials(endpoint: String, code: String)
+  /// `origin` says where the refused credentials came from (the environment, a profile,
+  /// web identity, a service-account key), so the sentence points at what to fix.
+  case badCredentials(endpoint: String, code: String, origin: String)
+  /// A token exchange (STS, Google's OAuth endpoint) refused; the sentence is complete.
+  case credentialsRefused(String)
   case noSuchBucket(String)
   case noSuchKey(String)
   case unreachable(endpoint: String, cause: HTTPError)
@@ -22,8 +26,10 @@ public enum ObjectStoreError: LockstepError, Equatable {
       sentence
     case .accessDenied(let url, let operation, let detail):
       "Access denied: the credentials may not \(operation) \(url)\(Self.quote(detail))."
-    case .badCredentials(let endpoint, let code):
-      "\(endpoint) refused the credentials (\(code)): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN."
+    case .badCredentials(let endpoint, let code, let origin):
+      "\(endpoint) refused the credentials from \(origin) (\(code))."
+    case .credentialsRefused(let sentence):
+      sentence
     case .noSuchBucket(let bucket):
       "The bucket \(bucket) does not exist."
     case .noSuchKey(let url):
@@ -40,7 +46,7 @@ public enum ObjectStoreError: LockstepError, Equatable {
   public var exitStatus: ExitStatus {
     switch self {
     case .invalidURL, .missingCredentials: .usage
-    case .accessDenied, .badCredentials: .noPermission
+    case .accessDenied, .badCredentials, .credentialsRefused: .noPermission
     case .noSuchBucket, .noSuchKey, .server, .invalidResponse: .failure
     case .unreachable: .unavailable
     }

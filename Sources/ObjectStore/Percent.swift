@@ -11,9 +11,4 @@ enum Percent {
     }
     return String(decoding: out, as: UTF8.self)
   }
-
-  /// `name=value&…` sorted by name, the canonical query SigV4 signs.
-  static func query(_ items: [(String, String)]) -> String {
-    items.sorted { $0.0 < $1.0 }.map { encode($0.0) + "=" + encode($0.1) }.joined(separator: "&")
-  }
 }

@@ -3,11 +3,12 @@ import Foundation
 import HTTP
 import LockstepCore
 
-/// An S3 (or S3-compatible) bucket, signed by libcurl's `CURLOPT_AWS_SIGV4`.
+/// An S3 (or S3-compatible) bucket, every request signed with SigV4 by `SigV4Signer` over
+/// exactly the headers sent.
 ///
-/// libcurl 7.88 signs whatever `x-amz-content-sha256` says and real S3 refuses a request
-/// without it, so every request carries the SHA-256 of its body; queries are built in
-/// canonical form (sorted, RFC 3986) because curl signs the query as given.
+/// Every request carries the SHA-256 of its body (`x-amz-content-sha256`; real S3 refuses a
+/// request without it); queries are sent in canonical form (sorted, RFC 3986), the form
+/// that is signed.
 public final class S3Client: ObjectStore {
   public let configuration: S3Configuration
   public let bucket: String
@@ -126,35 +127,87 @@ public final class S3Client: ObjectStore {
 
   // MARK: - The request funnel
 
-  func url(key: String?, query: [(String, String)]) -> String {
-    var url: String
-    if let endpoint = configuration.endpoint {
-      url = endpoint + "/" + bucket + "/"
+  /// The request's URL and the `Host` it is signed for: path-style
+  /// (`endpoint/bucket/key`) or virtual-hosted (`bucket.endpoint/key`), see
+  /// `S3Configuration.forcePathStyle`.
+  func address(key: String?, query: [(String, String)]) -> (url: String, host: String, path: String)
+  {
+    let base = configuration.endpoint ?? "https://s3.\(configuration.region).amazonaws.com"
+    let components = URLComponents(string: base)
+    let scheme = components?.scheme ?? "https"
+    var host = components?.host ?? base
+    // An IPv6 literal keeps its brackets in `Host` (RFC 7230 §5.4).
+    if host.contains(":") && !host.hasPrefix("[") { host = "[" + host + "]" }
+    if let port = components?.port { host += ":\(port)" }
+    var path = components?.path ?? ""
+    while path.hasSuffix("/") { path.removeLast() }
+    if configuration.usesPathStyle(bucket) {
+      path += "/" + bucket + "/"
     } else {
-      url = "https://\(bucket).s3.\(configuration.region).amazonaws.com/"
+      host = bucket + "." + host
+      path += "/"
     }
-    if let key { url += Percent.encode(key, keepingSlash: true) }
-    if !query.isEmpty { url += "?" + Percent.query(query) }
-    return url
+    if let key { path += Percent.encode(key, keepingSlash: true) }
+    var url = "\(scheme)://\(host)\(path)"
+    if !query.isEmpty { url += "?" + SigV4Signer.canonicalQuery(query) }
+    return (url, host, path)
+  }
+
+  func url(key: String?, query: [(String, String)]) -> String {
+    address(key: key, query: query).url
+  }
+
+  /// A request signed with SigV4 over exactly the headers it carries: `Host`, the content
+  /// hash, the date, the session token and any `x-amz-*`/`Content-Type` header given.
+  func signedRequest(
+    _ method: HTTPMethod, key: String?, query: [(String, String)] = [], body: [UInt8] = [],
+    headers extra: [HTTPHeader] = [], credentials: AWSCredentials, date: Date = Date()
+  ) -> HTTPRequest {
+    let (url, host, path) = address(key: key, query: query)
+    let hash = body.isEmpty ? Self.emptyHash : Hex.encode(SHA256.hash(body))
+    let timestamp = SigV4Signer.timestamp(date)
+    var headers = extra
+    headers.append(HTTPHeader("Host", host))
+    headers.append(HTTPHeader("x-amz-content-sha256", hash))
+    headers.append(HTTPHeader("x-amz-date", timestamp))
+    var signed: [(String, String)] = [
+      ("host", host), ("x-amz-content-sha256", hash), ("x-amz-date", timestamp),
+    ]
+    for header in extra {
+      let name = header.name.lowercased()
+      guard name.hasPrefix("x-amz-") || name == "content-type", case .text(let value) = header.value
+      else { continue }
+      signed.append((name, value))
+    }
+    if let token = credentials.sessionToken {
+      headers.append(HTTPHeader("x-amz-security-token", secret: token))
+      // The token is signed as AWS asks; it exists as a String only for this call.
+      signed.append(("x-amz-security-token", token.unsafeUTF8String() ?? ""))
+    }
+    if method == .put && body.isEmpty { headers.append(HTTPHeader("Content-Length", "0")) }
+    let signer = SigV4Signer(
+      accessKeyID: credentials.accessKeyID, secretAccessKey: credentials.secretAccessKey,
+      region: configuration.region, service: "s3")
+    let authorization = signer.authorization(
+      SigV4Signer.Request(
+        method: method.rawValue, path: path, query: query, headers: signed, payloadHash: hash),
+      timestamp: timestamp)
+    headers.append(HTTPHeader("Authorization", authorization))
+    return HTTPRequest(
+      method, url, headers: headers, body: body.isEmpty ? .empty : .bytes(body))
   }
 
   func send(
     _ method: HTTPMethod, key: String?, query: [(String, String)] = [], body: [UInt8] = [],
     headers extra: [HTTPHeader] = []
   ) async throws -> HTTPResponse {
-    var headers = extra
-    let hash = body.isEmpty ? Self.emptyHash : Hex.encode(SHA256.hash(body))
-    headers.append(HTTPHeader("x-amz-content-sha256", hash))
-    if let token = configuration.sessionToken {
-      headers.append(HTTPHeader("x-amz-security-token", secret: token))
-    }
-    if method == .put && body.isEmpty { headers.append(HTTPHeader("Content-Length", "0")) }
-    var request = HTTPRequest(
-      method, url(key: key, query: query), headers: headers,
-      body: body.isEmpty ? .empty : .bytes(body))
-    request.awsSigV4 = "aws:amz:\(configuration.region):s3"
-    request.credentials = HTTPCredentials(
-      user: configuration.accessKeyID, password: configuration.secretAccessKey)
+    let credentials = try await configuration.credentials.current()
+    let request = signedRequest(
+      method, key: key, query: query, body: body, headers: extra, credentials: credentials)
+    return try await send(request)
+  }
+
+  func send(_ request: HTTPRequest) async throws -> HTTPResponse {
     do {
       return try await pool.send(request)
     } catch let error as HTTPError {
@@ -179,7 +232,9 @@ public final class S3Client: ObjectStore {
     case (_, "NoSuchKey"): return .noSuchKey(target)
     case (_, "InvalidAccessKeyId"), (_, "SignatureDoesNotMatch"), (_, "InvalidToken"),
       (_, "ExpiredToken"), (_, "InvalidClientTokenId"), (_, "AuthorizationHeaderMalformed"):
-      return .badCredentials(endpoint: configuration.endpointDisplay, code: code)
+      return .badCredentials(
+        endpoint: configuration.endpointDisplay, code: code,
+        origin: configuration.credentials.origin)
     case (403, _): return .accessDenied(url: target, operation: operation, detail: detail)
     case (404, _): return key == nil ? .noSuchBucket(bucket) : .noSuchKey(target)
     default: return .server(status: response.status, url: target, detail: detail)

@@ -55,4 +55,51 @@ struct BackupCLITests {
     #expect(prune.status == ExitStatus.usage.rawValue)
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/out").count == 1)
   }
+
+  /// Issue 19 and issue 17 item 4 through the binary: create, list and verify against
+  /// signature-checking moto at `s3://bucket/vault` (the folder `vault/`); a wrong secret
+  /// is one line on stderr with exit 77, without the secret.
+  @Test func s3BackupCreateListVerifyAndAWrongSecret() async throws {
+    let fixture = try await BackupFixture.make()
+    try fixture.put("cli/s3", #"{"K":"1"}"#)
+    let s3 = try await SharedServices.shared.service(.s3)
+    let store = try await BackupObjectStoreTests.bucket(s3.s3Environment)
+    let directory = try TemporaryDirectory.make(prefix: "lockstep-backup-cli-s3")
+    let identity = try fixture.identityFile(in: directory)
+    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+    environment.merge(s3.s3Environment) { $1 }
+    environment["HOME"] = directory
+    environment["VAULT_ADDR"] = fixture.vaultTesting.address
+    environment["VAULT_TOKEN"] = VaultTesting.rootToken
+    let url = "s3://\(store.bucket)/vault"
+    func lockstep(_ arguments: [String], _ environment: [String: String]) throws
+      -> ChildProcess.Result
+    {
+      try ChildProcess.run(
+        Repository.lockstepBinary, arguments, environment: environment, timeout: .seconds(60))
+    }
+    let created = try lockstep(
+      [
+        "backup", "create", "--mount", fixture.mount, "--to", url, "--recipient",
+        fixture.recipientText,
+      ], environment)
+    #expect(created.status == 0, "\(created.stderrText)")
+    let written = created.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+    #expect(written.hasPrefix(url + "/lockstep-backup-"))
+    let listed = try lockstep(["backup", "list", url], environment)
+    #expect(listed.status == 0, "\(listed.stderrText)")
+    #expect(listed.stdoutText.contains(written))
+    let verified = try lockstep(["backup", "verify", written, "--identity", identity], environment)
+    #expect(verified.status == 0, "\(verified.stderrText)")
+
+    var wrong = environment
+    wrong["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-value"
+    let refused = try lockstep(["backup", "list", url], wrong)
+    #expect(refused.status == ExitStatus.noPermission.rawValue)
+    #expect(
+      refused.stderrText
+        == "lockstep: http://127.0.0.1:\(s3.port) refused the credentials from the environment (AWS_ACCESS_KEY_ID) (SignatureDoesNotMatch).\n"
+    )
+    #expect(!refused.stderrText.contains("wrong-secret-value"))
+  }
 }

@@ -43,9 +43,6 @@ enum CLI {
       "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
       "KUBECONFIG": kubernetes.directory + "/kubeconfig",
       "KUBECACHEDIR": directory + "/kube-cache",
-      "AWS_ENDPOINT_URL": "http://127.0.0.1:\(s3.port)",
-      "AWS_ACCESS_KEY_ID": "lockstep-test", "AWS_SECRET_ACCESS_KEY": "lockstep-test-secret",
-      "AWS_REGION": "us-east-1",
-    ]
+    ].merging(s3.s3Environment) { $1 }
   }
 }

@@ -38,6 +38,35 @@ struct CheckupTests {
     #expect(detail["Kubernetes API"]?.contains("server v1.") == true)
   }
 
+  /// Issue 19: with a backup URL, doctor proves the credentials with one signed request
+  /// against a server that checks signatures; a wrong secret is one sentence.
+  @Test func aBackupURLProvesTheS3Credentials() async throws {
+    let s3 = try await SharedServices.shared.service(.s3)
+    let bucket = "doctor-" + UUID().uuidString.prefix(8).lowercased()
+    let created = try ChildProcess.run(
+      "python3",
+      [
+        "-c",
+        "import boto3,sys; boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3]).create_bucket(Bucket=sys.argv[4])",
+        "http://127.0.0.1:\(s3.port)", s3.s3AccessKeyID, s3.s3SecretAccessKey, bucket,
+      ], timeout: .seconds(60))
+    #expect(created.succeeded, "\(created.stderrText)")
+    let environment = try DoctorFixture.emptyEnvironment().merging(s3.s3Environment) { $1 }
+      .merging(["LOCKSTEP_BACKUP_URL": "s3://\(bucket)/vault"]) { $1 }
+    let good = await Checkup(environment: environment, timeout: .seconds(30)).run()
+    let line = try #require(good.results.first { $0.system == "S3" })
+    #expect(line.status == .passed)
+    #expect(line.detail.contains("credentials accepted"))
+    let wrong = environment.merging(["AWS_SECRET_ACCESS_KEY": "not-the-secret"]) { $1 }
+    let bad = await Checkup(environment: wrong, timeout: .seconds(30)).run()
+    #expect(!bad.passed)
+    #expect(
+      bad.problems == [
+        "http://127.0.0.1:\(s3.port) refused the credentials from the environment (AWS_ACCESS_KEY_ID) (SignatureDoesNotMatch)."
+      ])
+    #expect(bad.problems.allSatisfy { !$0.contains("not-the-secret") })
+  }
+
   @Test func aStoppedVaultIsOneSentenceNamingVault() async throws {
     let vault = try await onDedicatedThread { try LocalService.start(.vault) }
     let address = "http://127.0.0.1:\(vault.port)"

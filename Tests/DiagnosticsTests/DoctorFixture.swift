@@ -37,10 +37,8 @@ struct DoctorFixture: Sendable {
       "PGDATABASE": "postgres", "PGPASSFILE": pgpass,
       "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
       "KUBECONFIG": kubernetes.kubeconfig, "KUBECACHEDIR": directory + "/kube-cache",
-      "AWS_ENDPOINT_URL": "http://127.0.0.1:\(s3.port)",
-      "AWS_ACCESS_KEY_ID": "lockstep-test", "AWS_SECRET_ACCESS_KEY": "lockstep-test-secret",
-      "AWS_REGION": "us-east-1", "NO_COLOR": "1",
-    ]
+      "NO_COLOR": "1",
+    ].merging(s3.s3Environment) { $1 }
     return DoctorFixture(
       vault: vault, postgres: postgres, redis: redis, kubernetes: kubernetes, s3: s3,
       directory: directory, environment: environment)

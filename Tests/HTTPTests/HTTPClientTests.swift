@@ -60,6 +60,29 @@ struct HTTPClientTests {
     #expect(try Echo(response).body.utf8.count == body.count)
   }
 
+  /// What a signer relies on (issue 19): every header handed over is sent exactly as given,
+  /// a `Host` given replaces libcurl's, and no `Expect` header is sent at any body size,
+  /// also past 1 MiB where libcurl would add `Expect: 100-continue` on its own.
+  @Test(
+    "headers are sent exactly as given, never an Expect, at every size",
+    arguments: [HTTPMethod.put, .post], [0, 1_048_576 + 1, 3_000_000])
+  func headersExactlyAsGiven(method: HTTPMethod, size: Int) throws {
+    let server = try HTTPTestServer.start()
+    let given = [
+      ("Host", "bucket.127.0.0.1:\(server.port)"), ("x-amz-date", "20260101T000000Z"),
+      ("x-amz-content-sha256", String(repeating: "ab", count: 32)),
+      ("Content-Type", "application/octet-stream"),
+    ]
+    var request = HTTPRequest(
+      method, server.base + "/echo", headers: given.map { HTTPHeader($0.0, $0.1) },
+      body: size == 0 ? .empty : .bytes([UInt8](repeating: 0x61, count: size)))
+    if size == 0 && method == .put { request.headers.append(HTTPHeader("Content-Length", "0")) }
+    let echo = try Echo(try HTTPClient().send(request))
+    for (name, value) in given { #expect(echo.headers[name.lowercased()] == value, "\(name)") }
+    #expect(echo.headers["expect"] == nil)
+    #expect(echo.body.utf8.count == size)
+  }
+
   @Test("any status is returned, not thrown", arguments: [201, 204, 404, 429, 500, 503])
   func statuses(_ status: Int) throws {
     let server = try HTTPTestServer.start()

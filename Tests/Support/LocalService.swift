@@ -30,6 +30,25 @@ public final class LocalService: Sendable {
 
   public var host: String { "127.0.0.1" }
 
+  /// For `.s3`: the access key of the IAM user `stack.sh` created at start-up. moto checks
+  /// signatures, so every S3 request must be signed with this key (test-only credentials).
+  public var s3AccessKeyID: String { stateFile("s3-access-key-id") }
+  public var s3SecretAccessKey: String { stateFile("s3-secret-access-key") }
+  /// For `.s3`: a role that `AssumeRoleWithWebIdentity` can assume, with an allow-all policy.
+  public var s3RoleARN: String { stateFile("s3-role-arn") }
+  /// For `.s3`: `AWS_*` variables with the endpoint and the user's key.
+  public var s3Environment: [String: String] {
+    [
+      "AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)", "AWS_ACCESS_KEY_ID": s3AccessKeyID,
+      "AWS_SECRET_ACCESS_KEY": s3SecretAccessKey, "AWS_REGION": "us-east-1",
+    ]
+  }
+
+  private func stateFile(_ name: String) -> String {
+    ((try? String(contentsOfFile: directory + "/" + name, encoding: .utf8)) ?? "")
+      .trimmingCharacters(in: .whitespacesAndNewlines)
+  }
+
   private init(kind: Kind, port: Int, directory: String, password: String?) {
     self.kind = kind
     self.port = port
