@@ -86,7 +86,7 @@ let testTargets: [Target] = [
   tests("RedisTests", ["Redis"]),
   tests("VaultTests", ["Vault", "HTTP"]),
   tests("KubernetesTests", ["Kubernetes"]),
-  tests("ObjectStoreTests", ["ObjectStore", "HTTP"]),
+  tests("ObjectStoreTests", ["ObjectStore", "HTTP", "Crypto"]),
   tests("EnvFilesTests", ["EnvFiles", "Vault"]),
   tests("DriftTests", ["Drift", "EnvFiles", "Vault", "Kubernetes"]),
   tests("BackupTests", ["Backup", "Envelope", "Vault", "Crypto", "HTTP", "ObjectStore"]),
