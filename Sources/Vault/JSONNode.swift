@@ -50,7 +50,9 @@ indirect enum JSONNode {
 
   func int(in bytes: UnsafeRawBufferPointer) -> Int? {
     switch self {
-    case .number: return text(in: bytes).flatMap { Int($0) ?? Double($0).map { Int($0) } }
+    // `Int(exactly:)`: `1e999` (infinity), `1e300` or `1.5` is no integer, and never a trap.
+    case .number:
+      return text(in: bytes).flatMap { Int($0) ?? Double($0).flatMap(Int.init(exactly:)) }
     case .string: return text(in: bytes).flatMap { Int($0) }
     default: return nil
     }
