@@ -249,6 +249,11 @@ struct JSONParser {
         index += 1
       }
       guard index > start else { throw Malformed() }
+      // A number must be one, and finite: `1e999` or `1-2` makes the answer malformed (an
+      // error naming the path), never a value that traps when converted later.
+      let lexeme = String(
+        decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+      guard let value = Double(lexeme), value.isFinite else { throw Malformed() }
       return .number(start..<index)
     }
   }
