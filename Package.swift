@@ -93,7 +93,7 @@ let testTargets: [Target] = [
   tests("EvidenceTests", ["Evidence", "Crypto"]),
   tests("RotationTests", ["Rotation", "Vault", "Postgres", "Redis", "Kubernetes"]),
   tests("DiagnosticsTests", ["Diagnostics", "Rotation"]),
-  tests("CLITests", []),
+  tests("CLITests", [yams]),
 ]
 
 let package = Package(

@@ -1,3 +1,26 @@
+/// Which way a source is compared with the expected set.
+public enum DriftDirection: String, Sendable, Codable, CaseIterable {
+  /// Every expected key must be in the source; extra keys there are not drift.
+  case expectToAgainst = "expect-to-against"
+  /// Every key of the source must be expected; expected keys it lacks are not drift.
+  case againstToExpect = "against-to-expect"
+  /// Both: missing and extra keys are drift.
+  case both
+  /// `both`, except where one side is a `code:` scan, which finds only the names written
+  /// literally: then only the scan's keys must be in the other side (docs/drift.md).
+  case auto
+
+  /// The direction used for one compared source.
+  func resolved(expected: KeyInventory, source: KeyInventory) -> DriftDirection {
+    guard self == .auto else { return self }
+    switch (expected.isLowerBound, source.isLowerBound) {
+    case (false, true): return .againstToExpect
+    case (true, false): return .expectToAgainst
+    default: return .both
+    }
+  }
+}
+
 /// Compares each source's key names with the expected set.
 ///
 /// Keys matching an `--ignore` glob are left out on both sides. A missing key and an extra
@@ -5,19 +28,27 @@
 /// case-sensitive), with a warning pointing out the likely typo.
 public enum DriftCheck {
   public static func compare(
-    expected: KeyInventory, against sources: [KeyInventory], ignore: [String] = []
+    expected: KeyInventory, against sources: [KeyInventory], ignore: [String] = [],
+    direction: DriftDirection = .both
   ) -> DriftReport {
     func kept(_ name: String) -> Bool { !ignore.contains { Glob.matches($0, name) } }
     let expectedNames = Set(expected.keys.keys.filter(kept))
 
     let results = sources.map { inventory -> DriftReport.SourceResult in
       let names = Set(inventory.keys.keys.filter(kept))
-      let missing = expectedNames.subtracting(names).sorted().map { key in
-        finding(key, expected.location(of: key))
-      }
-      let extra = names.subtracting(expectedNames).sorted().map { key in
-        finding(key, inventory.location(of: key))
-      }
+      let way = direction.resolved(expected: expected, source: inventory)
+      let missing =
+        way == .againstToExpect
+        ? []
+        : expectedNames.subtracting(names).sorted().map { key in
+          finding(key, expected.location(of: key))
+        }
+      let extra =
+        way == .expectToAgainst
+        ? []
+        : names.subtracting(expectedNames).sorted().map { key in
+          finding(key, inventory.location(of: key))
+        }
       var warnings: [DriftReport.Warning] = []
       let extraByFolded = Dictionary(grouping: extra.map(\.key)) { $0.lowercased() }
       for finding in missing {
@@ -32,8 +63,8 @@ public enum DriftCheck {
       }
       warnings += sourceWarnings(inventory, kept: kept)
       return .init(
-        source: inventory.source, count: names.count, missing: missing, extra: extra,
-        warnings: warnings)
+        source: inventory.source, count: names.count, direction: way, missing: missing,
+        extra: extra, warnings: warnings)
     }
     return DriftReport(
       expected: .init(

@@ -8,6 +8,8 @@ public struct DriftPolicy: Sendable, Decodable {
     public let expect: String
     public let against: [String]
     public let ignore: [String]?
+    /// `expect-to-against`, `against-to-expect`, `both` or `auto` (the default).
+    public let direction: String?
   }
 
   public let version: Int?
@@ -30,7 +32,7 @@ public struct DriftPolicy: Sendable, Decodable {
 
   /// The sources and ignore globs of one environment.
   public func resolve(_ name: String, path: String) throws(DriftError) -> (
-    expect: SourceSpec, against: [SourceSpec], ignore: [String]
+    expect: SourceSpec, against: [SourceSpec], ignore: [String], direction: DriftDirection?
   ) {
     guard let environment = environments[name] else {
       throw .unknownEnvironment(name, known: environments.keys.sorted())
@@ -41,7 +43,18 @@ public struct DriftPolicy: Sendable, Decodable {
     guard !against.isEmpty else {
       throw .policy(path: path, reason: "environment \(name) has no 'against' sources")
     }
-    return (expect, against, (ignore ?? []) + (environment.ignore ?? []))
+    var direction: DriftDirection?
+    if let text = environment.direction {
+      guard let parsed = DriftDirection(rawValue: text) else {
+        throw .policy(
+          path: path,
+          reason:
+            "environment \(name) has direction \(text); use \(DriftDirection.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
+      }
+      direction = parsed
+    }
+    return (expect, against, (ignore ?? []) + (environment.ignore ?? []), direction)
   }
 
   static func describe(_ error: DecodingError) -> String {

@@ -23,7 +23,8 @@ extension DriftReport {
     for source in sources {
       let state =
         source.hasDrift ? "\(source.missing.count) missing, \(source.extra.count) extra" : "in sync"
-      lines.append("\(source.source) (\(source.count) keys): \(state)")
+      lines.append(
+        "\(source.source) (\(source.count) keys): \(state)\(Self.note(source.direction))")
       for finding in source.missing { lines.append("  missing  \(finding.key)") }
       for finding in source.extra {
         lines.append("  extra    \(finding.key)\(Self.suffix(finding.file, finding.line))")
@@ -40,6 +41,21 @@ extension DriftReport {
       lines.append("no drift across \(sources.count) sources")
     }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// Says when only one way was checked, so "in sync" is not read as more than it is.
+  static func note(_ direction: DriftDirection) -> String {
+    switch direction {
+    case .expectToAgainst: return " (checked: expected keys are here)"
+    case .againstToExpect: return " (checked: its keys are expected)"
+    case .both, .auto: return ""
+    }
+  }
+
+  /// A source that could not be read, as a workflow command, so the pull request shows why
+  /// the check failed and not only a red step.
+  public static func githubError(_ message: String) -> String {
+    "::error title=lockstep drift::\(data(message))\n"
   }
 
   static func place(_ warning: Warning) -> String {

@@ -20,6 +20,8 @@ public struct DriftReport: Sendable, Codable, Equatable {
   public struct SourceResult: Sendable, Codable, Equatable {
     public let source: String
     public let count: Int
+    /// Which way this source was compared (never `auto`).
+    public let direction: DriftDirection
     public let missing: [Finding]
     public let extra: [Finding]
     public let warnings: [Warning]

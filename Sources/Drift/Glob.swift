@@ -7,6 +7,10 @@ import Foundation
 /// File globs for `code:GLOB`: `*`, `?` and `[…]` within a path segment (fnmatch), `**`
 /// for any number of directories, and `{a,b}` alternatives. `.git`, `node_modules` and
 /// `.build` are not descended into by `**`: they hold other people's code.
+///
+/// The walk never leaves its root (the pattern's leading literal directories, resolved) and
+/// enters a directory at most once per remaining pattern (by device and inode), so a
+/// symlink to `..`, to itself or to `/` ends neither in a loop nor in the whole disk.
 public enum Glob {
   static let skippedDirectories: Set<String> = [".git", "node_modules", ".build"]
 
@@ -16,9 +20,20 @@ public enum Glob {
     for expanded in expandBraces(pattern) {
       let absolute = expanded.hasPrefix("/")
       let segments = expanded.split(separator: "/").map(String.init)
-      walk(absolute ? "/" : "", segments[...], into: &found)
+      let literal = segments.prefix { !$0.contains { "*?[".contains($0) } }.dropLast(
+        segments.allSatisfy { !$0.contains { "*?[".contains($0) } } ? 1 : 0)
+      let rootPath = (absolute ? "/" : "") + literal.joined(separator: "/")
+      guard let root = realPath(rootPath.isEmpty ? "." : rootPath) else { continue }
+      var walker = Walker(root: root)
+      walker.walk(rootPath, segments.dropFirst(literal.count), into: &found)
     }
     return found.sorted()
+  }
+
+  static func realPath(_ path: String) -> String? {
+    guard let resolved = realpath(path, nil) else { return nil }
+    defer { free(resolved) }
+    return String(cString: resolved)
   }
 
   /// Whether `name` matches a shell pattern (for `--ignore`).
@@ -42,40 +57,77 @@ public enum Glob {
       ? name : (directory.hasSuffix("/") ? directory + name : directory + "/" + name)
   }
 
-  static func walk(
+}
+
+/// One walk: its root and the directories it entered.
+struct Walker {
+  struct Visit: Hashable {
+    let device: UInt
+    let inode: UInt
+    let remaining: Int
+  }
+
+  /// The resolved root; nothing outside it is entered or returned.
+  let root: String
+  var visited = Set<Visit>()
+
+  init(root: String) { self.root = root }
+
+  func isInsideRoot(_ path: String) -> Bool {
+    guard let resolved = Glob.realPath(path.isEmpty ? "." : path) else { return false }
+    return root == "/" || resolved == root || resolved.hasPrefix(root + "/")
+  }
+
+  /// Whether to enter `path` with `remaining` segments left: inside the root and not
+  /// entered before with the same remaining pattern.
+  mutating func enter(_ path: String, remaining: Int) -> Bool {
+    var status = stat()
+    guard stat(path.isEmpty ? "." : path, &status) == 0, isInsideRoot(path) else { return false }
+    return visited.insert(
+      Visit(device: UInt(status.st_dev), inode: UInt(status.st_ino), remaining: remaining)
+    ).inserted
+  }
+
+  mutating func walk(
     _ directory: String, _ segments: ArraySlice<String>, into found: inout Set<String>
   ) {
     guard let segment = segments.first else { return }
+    guard enter(directory, remaining: segments.count) else { return }
     let rest = segments.dropFirst()
     let listing = directory.isEmpty ? "." : directory
     if segment == "**" {
       walk(directory, rest, into: &found)
-      for entry in entries(listing) where entry.isDirectory {
-        if skippedDirectories.contains(entry.name) { continue }
-        walk(join(directory, entry.name), segments, into: &found)
+      for entry in Glob.entries(listing) where entry.isDirectory {
+        if Glob.skippedDirectories.contains(entry.name) { continue }
+        walk(Glob.join(directory, entry.name), segments, into: &found)
       }
       return
     }
     let hasWildcard = segment.contains { "*?[".contains($0) }
     if !hasWildcard {
-      let path = join(directory, segment)
+      let path = Glob.join(directory, segment)
       if rest.isEmpty {
-        if isRegularFile(path) { found.insert(path) }
+        if Glob.isRegularFile(path) && isInsideRoot(path) { found.insert(path) }
       } else {
         walk(path, rest, into: &found)
       }
       return
     }
-    for entry in entries(listing) where fnmatch(segment, entry.name, FNM_PERIOD) == 0 {
-      let path = join(directory, entry.name)
+    for entry in Glob.entries(listing) where fnmatch(segment, entry.name, FNM_PERIOD) == 0 {
+      let path = Glob.join(directory, entry.name)
       if rest.isEmpty {
-        if !entry.isDirectory && isRegularFile(path) { found.insert(path) }
+        if !entry.isDirectory && Glob.isRegularFile(path) && isInsideRoot(path) {
+          found.insert(path)
+        }
       } else if entry.isDirectory {
         walk(path, rest, into: &found)
       }
     }
   }
 
+}
+
+extension Glob {
   struct Entry {
     let name: String
     let isDirectory: Bool

@@ -18,6 +18,9 @@ public struct KeyInventory: Sendable {
   }
 
   public let source: String
+  /// The names found are a lower bound of the names used (a `code:` scan cannot see names
+  /// built at run time), so a name absent here is no evidence it is unused.
+  public var isLowerBound = false
   /// Key name → first place it was seen (nil where the source has no files: Vault, k8s).
   public private(set) var keys: [String: Location?] = [:]
   public private(set) var emptyValues: Set<String> = []

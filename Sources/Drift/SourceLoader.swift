@@ -59,6 +59,7 @@ public struct SourceLoader: Sendable {
         inventory.add(name)
       }
     case .code(let glob):
+      inventory.isLowerBound = true
       let files = Glob.files(matching: glob)
       if files.isEmpty {
         throw DriftError.unreadable(source: spec.description, reason: "no file matches the glob")

@@ -14,6 +14,9 @@ public enum DotenvDialect: String, Sendable, CaseIterable {
   case pythonDotenv = "python-dotenv"
   /// node's `dotenv` package (16.x/17.x), without dotenv-expand.
   case node
+  /// `kubectl create secret generic --from-env-file`: `NAME=` then the rest of the line,
+  /// taken as is (no quotes, no escapes), so only single-line values can be written.
+  case kubectl
 }
 
 /// Why a value cannot be written in a dialect. It never carries the value.
@@ -24,6 +27,8 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
   /// no escape for it.
   case pythonInterpolation
   case carriageReturn
+  /// kubectl's env files are one binding a line, with no quoting.
+  case lineBreak
   /// No quoting of this dialect holds this mix of quotes, `$`, backticks and backslashes.
   case noQuoting
 
@@ -34,6 +39,9 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case .pythonInterpolation:
       return "contains ${…}, which python-dotenv expands and cannot escape"
     case .carriageReturn: return "contains a carriage return, which this dialect cannot keep"
+    case .lineBreak:
+      return
+        "spans several lines, which kubectl's --from-env-file cannot hold (create that key with --from-file)"
     case .noQuoting:
       return "mixes quotes, '$', backticks or backslashes in a way this dialect cannot quote"
     }

@@ -15,8 +15,8 @@ public struct DotenvEntry: Sendable {
   }
 }
 
-/// A problem found while parsing; it names a line and, where it is safe, a key name, never
-/// any part of a value.
+/// A problem found while parsing; it names a line, the reason and, where it is safe, a key
+/// name, never the line's text (which may be a pasted value: a token, a PEM body line).
 public struct DotenvIssue: Sendable, Equatable, CustomStringConvertible {
   public enum Kind: Sendable, Equatable {
     /// The name was bound before, at `firstLine`; the last binding wins (as in every parser).
@@ -29,6 +29,8 @@ public struct DotenvIssue: Sendable, Equatable, CustomStringConvertible {
     case unterminatedQuote
     /// Text after a closing quote that is neither a comment nor the end of the line.
     case unexpectedText
+    /// An unquoted value opening a PEM block whose body lines follow; they are skipped.
+    case unquotedMultiline
   }
 
   public let line: Int
@@ -50,10 +52,13 @@ public struct DotenvIssue: Sendable, Equatable, CustomStringConvertible {
       return "line \(line): \(subject) is defined again (first on line \(first))"
     case .invalidName:
       return "line \(line): \(name.map { "\($0) is" } ?? "the name is") not a valid variable name"
-    case .missingEquals: return "line \(line): \(subject) has no '='"
+    case .missingEquals: return "line \(line): \(subject) has no '=' (its text is not shown)"
     case .unterminatedQuote: return "line \(line): a quote opened for \(subject) is never closed"
     case .unexpectedText:
       return "line \(line): unexpected text after the closing quote of \(subject)"
+    case .unquotedMultiline:
+      return
+        "line \(line): the value of \(subject) spans several lines but is not quoted; the lines after it are skipped (quote the value)"
     }
   }
 }

@@ -116,7 +116,8 @@ private struct Scanner {
     let printableName = Self.printable(nameBytes)
     skipBlanks()
     guard !atEnd, current == equals else {
-      issues.append(DotenvIssue(line: startLine, kind: .missingEquals, name: printableName))
+      // The line's text may be a pasted value (a token, a PEM body line): never echoed.
+      issues.append(DotenvIssue(line: startLine, kind: .missingEquals, name: nil))
       skipToEndOfLine()
       return
     }
@@ -130,10 +131,14 @@ private struct Scanner {
       ok = quotedWord(into: &value, startLine: startLine, name: printableName)
     } else {
       unquoted(into: &value)
+      if value.starts(with: Array("-----BEGIN ".utf8)), skipUnquotedPEMBody() {
+        issues.append(
+          DotenvIssue(line: startLine, kind: .unquotedMultiline, name: printableName))
+      }
     }
     guard ok else { return }
     guard DotenvParser.isValidName(nameBytes) else {
-      issues.append(DotenvIssue(line: startLine, kind: .invalidName, name: printableName))
+      issues.append(DotenvIssue(line: startLine, kind: .invalidName, name: nil))
       return
     }
     let name = String(decoding: nameBytes, as: UTF8.self)
@@ -157,6 +162,46 @@ private struct Scanner {
     else { return }
     index += word.count
     skipBlanks()
+  }
+
+  /// An unquoted value that opens a PEM block continues on the next lines, which must not
+  /// become bindings of their own (a base64 line ending in `==` parses as `NAME==`): skip to
+  /// the `-----END` line, or, without one, over the lines that look like base64. Leaves
+  /// `index` on a newline. Returns whether any line was skipped.
+  mutating func skipUnquotedPEMBody() -> Bool {
+    guard !atEnd else { return false }
+    let end = Array("-----END".utf8)
+    var cursor = index + 1
+    var lines = 0
+    var endLine: (newline: Int, count: Int)?
+    var base64Only: (newline: Int, count: Int)?
+    var stillBase64 = true
+    while cursor < bytes.count && endLine == nil {
+      var lineEnd = cursor
+      while lineEnd < bytes.count && bytes[lineEnd] != newline { lineEnd += 1 }
+      let row = bytes[cursor..<lineEnd]
+      lines += 1
+      if row.starts(with: end) {
+        endLine = (lineEnd, lines)
+      } else if stillBase64 {
+        let trimmed = row.last == carriageReturn ? row.dropLast() : row
+        if !trimmed.isEmpty && trimmed.allSatisfy(Self.isBase64Byte) {
+          base64Only = (lineEnd, lines)
+        } else {
+          stillBase64 = false
+        }
+      }
+      cursor = lineEnd + 1
+    }
+    guard let skip = endLine ?? base64Only else { return false }
+    index = skip.newline
+    line += skip.count
+    return true
+  }
+
+  static func isBase64Byte(_ byte: UInt8) -> Bool {
+    (DotenvParser.isNameByte(byte) && byte != 0x5F) || byte == 0x2B || byte == 0x2F
+      || byte == equals
   }
 
   /// python-dotenv's rule: the rest of the line, cut at the first blank followed by `#`,
@@ -292,9 +337,7 @@ private struct Scanner {
 
   /// A name is shown only when it looks like one, so a pasted value is never echoed.
   static func printable(_ name: ArraySlice<UInt8>) -> String? {
-    guard !name.isEmpty, name.count <= 64,
-      name.allSatisfy({ DotenvParser.isNameByte($0) || $0 == 0x2E || $0 == 0x2D })
-    else { return nil }
+    guard name.count <= 64, DotenvParser.isValidName(name) else { return nil }
     return String(decoding: name, as: UTF8.self)
   }
 }

@@ -40,6 +40,12 @@ public enum DotenvRenderer {
     if dialect != .sh, String(validating: value, as: UTF8.self) == nil {
       return .failure(.notUTF8)
     }
+    if dialect == .kubectl {
+      // kubectl keeps every byte after `=` up to the end of the line.
+      if value.contains(0x0A) { return .failure(.lineBreak) }
+      if value.contains(0x0D) { return .failure(.carriageReturn) }
+      return .success(value)
+    }
     if value.isEmpty { return .success([singleQuote, singleQuote]) }
     if isBare(value) { return .success(value) }
     let facts = Facts(value)
@@ -74,6 +80,8 @@ public enum DotenvRenderer {
         return .success(doubleQuoted(value, escapeNewlines: true))
       }
       return .failure(facts.hasCR && facts.hasDollar ? .carriageReturn : .noQuoting)
+    case .kubectl:
+      return .success(value)
     case .node:
       if facts.hasCR {
         if !facts.hasDoubleQuote && !facts.hasBackslash {

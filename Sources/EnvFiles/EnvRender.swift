@@ -38,12 +38,14 @@ public enum EnvRender {
     func secret(_ reference: String) -> [String: SecretBytes] { secrets[reference] ?? [:] }
 
     var refused: [EnvFilesError.RefusedKey] = []
+    var emitted: [String] = []
     var out: [UInt8] = []
     defer { SecretBytes.wipe(&out) }
 
     func emit(name: String, prefix: String, value: SecretBytes) {
       switch DotenvRenderer.quote(value, dialect: dialect) {
       case .success(let quoted):
+        emitted.append(name)
         out.append(contentsOf: prefix.utf8)
         quoted.withUnsafeBytes { out.append(contentsOf: $0) }
         out.append(0x0A)
@@ -94,6 +96,8 @@ public enum EnvRender {
     }
     if !refused.isEmpty { throw EnvFilesError.refused(dialect: dialect, keys: refused) }
     let content = SecretBytes(copying: out)
-    return Output(content: content, names: DotenvParser.parse(content).names)
+    // kubectl's files have no quoting, so Lockstep's parser could misread them.
+    let names = dialect == .kubectl ? emitted : DotenvParser.parse(content).names
+    return Output(content: content, names: names)
   }
 }

@@ -3,7 +3,8 @@
 /// placeholders are replaced by values, quoted for the dialect.
 ///
 /// A line with a placeholder is `[export ]NAME=` followed by text and placeholders; the
-/// whole text after `=` (trimmed) is the value, so such a line carries no comment.
+/// whole text after `=` (trimmed) is the value, so such a line carries no comment: a blank
+/// then `#` in its text is refused rather than rendered into the value.
 public struct EnvTemplate: Sendable {
   public struct Reference: Sendable, Hashable {
     /// nil for the default secret.
@@ -80,6 +81,14 @@ public struct EnvTemplate: Sendable {
       rest = rest[close.upperBound...]
     }
     if !rest.isEmpty { parts.append(.text(String(rest))) }
+    // `A={{ KEY }} # note` would render the comment into the value, quoted: refused.
+    for case .text(let text) in parts where text.contains(" #") || text.contains("\t#") {
+      throw .templateSyntax(
+        line: line,
+        reason:
+          "' #' after '=' would become part of the value, not a comment: put the comment on a line of its own"
+      )
+    }
     return .binding(prefix: (export ? "export " : "") + head + "=", name: head, parts: parts)
   }
 

@@ -31,12 +31,17 @@ public final class HTTPClient {
     /// user flag such as `VAULT_SKIP_VERIFY`.
     public var insecureSkipVerify: Bool
     public var userAgent: String
+    /// The largest response body accepted; a larger one is refused as it arrives (or from
+    /// its `Content-Length`), never read whole. nil: no cap (object downloads, which the
+    /// caller bounds itself).
+    public var maxResponseBytes: Int?
 
     public init(
       connectTimeout: Duration = .seconds(10), timeout: Duration = .seconds(60),
       caFile: String? = nil, caPath: String? = nil, insecureSkipVerify: Bool = false,
-      userAgent: String = "lockstep"
+      userAgent: String = "lockstep", maxResponseBytes: Int? = nil
     ) {
+      self.maxResponseBytes = maxResponseBytes
       self.connectTimeout = connectTimeout
       self.timeout = timeout
       self.caFile = caFile
@@ -75,7 +80,7 @@ public final class HTTPClient {
     currentTimeout = request.timeout ?? settings.timeout
     curl_easy_reset(handle)
     errorBuffer[0] = 0
-    let state = TransferState()
+    let state = TransferState(limit: settings.maxResponseBytes)
     let context = Unmanaged.passUnretained(state).toOpaque()
     var headerList: UnsafeMutablePointer<curl_slist>?
     defer { Self.wipeAndFree(headerList) }
@@ -101,6 +106,10 @@ public final class HTTPClient {
             handle, CURLOPT_POSTFIELDS, body.baseAddress ?? Self.emptyBody), target)
       }
       return withExtendedLifetime(state) { curl_easy_perform(handle) }
+    }
+    if let limit = settings.maxResponseBytes, state.exceeded || code == CURLE_FILESIZE_EXCEEDED {
+      let origin = Target(url: target)
+      throw HTTPError.responseTooLarge(host: origin.host, port: origin.port, limit: limit)
     }
     try check(code, target)
 
@@ -139,6 +148,12 @@ public final class HTTPClient {
     try set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? settings.timeout))
     try set(CURLOPT_TCP_NODELAY, 1)
     try set(CURLOPT_USERAGENT, settings.userAgent)
+    if let limit = settings.maxResponseBytes {
+      // Refused before the body when the server announces its length; the write callback
+      // stops a body that arrives without one (chunked) at the same limit.
+      try check(
+        lockstep_curl_setopt_off(handle, CURLOPT_MAXFILESIZE_LARGE, curl_off_t(limit)), target)
+    }
     if let caFile = settings.caFile { try set(CURLOPT_CAINFO, caFile) }
     if let caPath = settings.caPath { try set(CURLOPT_CAPATH, caPath) }
     if settings.insecureSkipVerify {
@@ -266,12 +281,21 @@ private struct Target {
 private final class TransferState {
   let body = SecretBuffer(capacity: 4096)
   var headers: [(name: String, value: String)] = []
+  let limit: Int?
+  /// Set when the body passed `limit`; the transfer was stopped there.
+  var exceeded = false
+
+  init(limit: Int?) { self.limit = limit }
 }
 
 private let transferWriteCallback: lockstep_curl_data_cb = { data, size, count, context in
   let total = size * count
   guard let data, let context else { return 0 }
   let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
+  if let limit = state.limit, state.body.count + total > limit {
+    state.exceeded = true
+    return 0
+  }
   state.body.append(UnsafeRawBufferPointer(start: data, count: total))
   return total
 }

@@ -12,6 +12,8 @@ public enum HTTPError: LockstepError, Equatable {
   case connectionLost(host: String, port: Int, detail: String)
   case transfer(host: String, port: Int, detail: String)
   case setup(String)
+  /// The answer was larger than the client's cap (`HTTPClient.Settings.maxResponseBytes`).
+  case responseTooLarge(host: String, port: Int, limit: Int)
 
   public var description: String {
     switch self {
@@ -33,12 +35,15 @@ public enum HTTPError: LockstepError, Equatable {
       "The request to \(host):\(port) failed: \(detail)."
     case .setup(let detail):
       "Could not set up an HTTP request: \(detail)."
+    case .responseTooLarge(let host, let port, let limit):
+      "The answer from \(host):\(port) is larger than \(limit / 1_048_576) MiB and was refused unread (LOCKSTEP_MAX_RESPONSE_MIB raises the cap)."
     }
   }
 
   public var exitStatus: ExitStatus {
     switch self {
     case .invalidURL, .setup: .usage
+    case .responseTooLarge: .dataError
     case .tls: .noPermission
     default: .unavailable
     }

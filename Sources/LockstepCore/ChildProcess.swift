@@ -12,7 +12,8 @@ import Foundation
 /// Written for kubectl and the test servers, with the traps DESIGN.md lists handled:
 /// SIGPIPE is ignored so a child that exits before reading all of its stdin gives EPIPE, not
 /// a dead parent; the child gets an empty signal mask and default dispositions (a child of a
-/// Swift thread would otherwise inherit a blocked SIGTERM); a timeout kills the child's whole
+/// Swift thread would otherwise inherit a blocked SIGTERM); the child gets descriptors 0–2
+/// only, whatever was opened without close-on-exec; a timeout kills the child's whole
 /// process group with SIGKILL. Secret material goes on stdin only: argv and environment are
 /// visible to other users through /proc.
 public enum ChildProcess {
@@ -68,6 +69,11 @@ public enum ChildProcess {
     posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
     posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+    // Only 0–2 reach the child: the Vault socket, a libpq connection or an open backup
+    // must not outlive us in kubectl or its exec plugins.
+    guard lockstep_spawn_addclosefrom(&actions, 3) == 0 else {
+      throw Failure(description: "could not prepare descriptors for \(executable)")
+    }
     if let directory { lockstep_spawn_addchdir(&actions, directory) }
 
     var attributes = posix_spawnattr_t()

@@ -1,4 +1,5 @@
 internal import CSystem
+import Foundation
 
 #if canImport(Glibc)
   import Glibc
@@ -29,6 +30,21 @@ public enum ProcessHardening {
         throw Failure(description: "could not mark the process non-dumpable (errno \(errno))")
       }
     #endif
+  }
+
+  /// The exit status of a crash (`EX_SOFTWARE`, docs/cli.md).
+  public static let crashStatus: Int32 = 70
+
+  /// Makes a crash print one fixed sentence and exit 70 instead of the Swift runtime's
+  /// report, which lists registers and the memory near them (a secret may be there). Set
+  /// `SWIFT_BACKTRACE` explicitly to get the runtime's report on a machine of your own.
+  public static func quietCrashReports(
+    environment: [String: String] = ProcessInfo.processInfo.environment
+  ) throws(Failure) {
+    guard environment["SWIFT_BACKTRACE"] == nil else { return }
+    guard lockstep_install_crash_handlers(crashStatus) == 0 else {
+      throw Failure(description: "could not install the crash handlers (errno \(errno))")
+    }
   }
 
   /// Whether core dumps are off, for `doctor` and tests.

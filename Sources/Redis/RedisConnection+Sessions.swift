@@ -75,8 +75,8 @@ extension RedisConnection {
     return (cursor, keys)
   }
 
-  /// A pattern of only `*` would delete everything: that is `flushDatabase`, asked for by
-  /// name, never by a pattern typo.
+  /// A pattern without a literal prefix would delete everything (`SessionPattern`): that is
+  /// `flushDatabase`, asked for by name, never by a pattern typo.
   private static func validate(
     pattern: String, batch: Int, allowEverything: Bool = false
   ) throws(RedisError) {
@@ -86,11 +86,6 @@ extension RedisConnection {
     guard !pattern.isEmpty else {
       throw .invalidArgument(reason: "The session key pattern is empty")
     }
-    if !allowEverything && pattern.allSatisfy({ $0 == "*" }) {
-      throw .invalidArgument(
-        reason:
-          "The pattern '\(pattern)' matches every key; name a session prefix such as 'sess:*', or flush the database explicitly"
-      )
-    }
+    if !allowEverything { try SessionPattern.check(pattern) }
   }
 }

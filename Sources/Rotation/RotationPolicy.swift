@@ -1,4 +1,5 @@
 import LockstepCore
+import Redis
 import Yams
 
 /// A rotation policy: which Vault secret, which keys to regenerate and how, which keys are
@@ -365,6 +366,10 @@ extension RotationPolicy {
         "give a key pattern, or flush_database: true (which wipes every key), not both")
     }
     guard (1...100_000).contains(target.batch) else { throw node.fail("batch must be 1 to 100000") }
+    // Refused at load, before any change, not at the invalidate step after the promote.
+    if let pattern = target.pattern {
+      do { try SessionPattern.check(pattern) } catch { throw node.fail(error.description) }
+    }
     return target
   }
 

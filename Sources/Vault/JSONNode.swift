@@ -50,7 +50,9 @@ indirect enum JSONNode {
 
   func int(in bytes: UnsafeRawBufferPointer) -> Int? {
     switch self {
-    case .number: return text(in: bytes).flatMap { Int($0) ?? Double($0).map { Int($0) } }
+    // `Int(exactly:)`: `1e999` (infinity), `1e300` or `1.5` is no integer, and never a trap.
+    case .number:
+      return text(in: bytes).flatMap { Int($0) ?? Double($0).flatMap(Int.init(exactly:)) }
     case .string: return text(in: bytes).flatMap { Int($0) }
     default: return nil
     }
@@ -247,6 +249,11 @@ struct JSONParser {
         index += 1
       }
       guard index > start else { throw Malformed() }
+      // A number must be one, and finite: `1e999` or `1-2` makes the answer malformed (an
+      // error naming the path), never a value that traps when converted later.
+      let lexeme = String(
+        decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+      guard let value = Double(lexeme), value.isFinite else { throw Malformed() }
       return .number(start..<index)
     }
   }

@@ -21,6 +21,9 @@ public struct VaultConfiguration: Sendable {
   public var maxRetries: Int
   /// How many requests a walk keeps in flight, each on its own kept-alive connection.
   public var parallelism: Int
+  /// The largest answer accepted (default 64 MiB, `LOCKSTEP_MAX_RESPONSE_MIB`): Vault's own
+  /// request limit is 32 MiB, so anything larger is a hostile or broken server.
+  public var maxResponseBytes = 64 * 1_048_576
 
   public init(
     address: String, token: SecretBytes? = nil, namespace: String? = nil,
@@ -60,6 +63,9 @@ public struct VaultConfiguration: Sendable {
     configuration.namespace = value("VAULT_NAMESPACE")
     if let retries = value("VAULT_MAX_RETRIES").flatMap(Int.init) {
       configuration.maxRetries = max(0, retries)
+    }
+    if let mebibytes = value("LOCKSTEP_MAX_RESPONSE_MIB").flatMap(Int.init), mebibytes > 0 {
+      configuration.maxResponseBytes = min(mebibytes, 1 << 20) * 1_048_576
     }
     configuration.caFile = value("VAULT_CACERT")
     configuration.caPath = value("VAULT_CAPATH")
@@ -104,6 +110,6 @@ public struct VaultConfiguration: Sendable {
   var httpSettings: HTTPClient.Settings {
     HTTPClient.Settings(
       connectTimeout: connectTimeout, timeout: requestTimeout, caFile: caFile, caPath: caPath,
-      insecureSkipVerify: skipVerify)
+      insecureSkipVerify: skipVerify, maxResponseBytes: maxResponseBytes)
   }
 }

@@ -69,6 +69,7 @@ public enum VaultError: LockstepError, Equatable {
     case .server(let status, let path, let errors):
       return "Vault answered \(status) for \(path)\(Self.quote(errors))."
     case .unreachable(let address, let cause):
+      if case .responseTooLarge = cause { return "Vault at \(address): \(cause.description)" }
       return "Cannot reach Vault at \(address): \(cause.description)"
     }
   }
@@ -78,6 +79,7 @@ public enum VaultError: LockstepError, Equatable {
     case .noAddress, .noToken, .unreadableFile: .usage
     case .permissionDenied, .badToken, .loginFailed: .noPermission
     case .notFound, .versionDeleted, .versionDestroyed, .noMount: .failure
+    case .unreachable(_, .responseTooLarge): .dataError
     case .sealed, .unreachable: .unavailable
     case .casMismatch: .temporaryFailure
     case .casRequired, .casUnsupported, .needsVersion2, .notKV: .usage

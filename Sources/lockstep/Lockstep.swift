@@ -25,6 +25,7 @@ struct Lockstep: AsyncParsableCommand {
       RedisCommand.self,
       VaultCommand.self,
       Env.self, DriftCommand.self,
+      CrashCommand.self,
     ]
   )
 
@@ -33,6 +34,7 @@ struct Lockstep: AsyncParsableCommand {
   /// flags, --help, --version) keep its formatting and codes (64 for usage).
   static func main() async {
     try? ProcessHardening.disableCoreDumps()
+    try? ProcessHardening.quietCrashReports()
     do {
       var command = try parseAsRoot()
       if var asyncCommand = command as? any AsyncParsableCommand {

@@ -39,7 +39,7 @@ import Testing
 
   @Test func jsonListsExactlyTheKnownDrift() throws {
     let fixture = try DriftFixture.make()
-    let result = try fixture.run(["drift"] + sources + ["--format", "json"])
+    let result = try fixture.run(["drift"] + sources + ["--format", "json", "--direction", "both"])
     #expect(result.status == 2)
     let object = try #require(
       try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])

@@ -59,10 +59,10 @@ import Testing
     #expect(value(document, "A") == "3")
     #expect(
       document.issues == [
-        DotenvIssue(line: 2, kind: .invalidName, name: "my-key"),
+        DotenvIssue(line: 2, kind: .invalidName, name: nil),
         DotenvIssue(line: 3, kind: .duplicateKey(firstLine: 1), name: "A"),
-        DotenvIssue(line: 4, kind: .invalidName, name: "1ABC"),
-        DotenvIssue(line: 5, kind: .missingEquals, name: "NOEQUALS"),
+        DotenvIssue(line: 4, kind: .invalidName, name: nil),
+        DotenvIssue(line: 5, kind: .missingEquals, name: nil),
         DotenvIssue(line: 6, kind: .unterminatedQuote, name: "B"),
         DotenvIssue(line: 8, kind: .unexpectedText, name: "D"),
         DotenvIssue(line: 9, kind: .invalidName, name: nil),
@@ -97,5 +97,56 @@ struct SplitMix: RandomNumberGenerator {
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
+  }
+}
+
+/// Issue 11 item 5: a parse problem names the line and the reason, never the line's text.
+@Suite struct DotenvIssueSecrecyTests {
+  let token = "ghp_R3aLlYs3cr3tT0k3nV4lu3xyz"
+
+  @Test func aLineWithoutEqualsIsNeverEchoed() {
+    let document = DotenvParser.parse("A=1\nB=2\n\(token)\nC=3\n")
+    #expect(document.names == ["A", "B", "C"])
+    #expect(document.issues == [DotenvIssue(line: 3, kind: .missingEquals, name: nil)])
+    let text = document.issues.map(\.description).joined()
+    #expect(text.contains("line 3"))
+    #expect(!text.contains("ghp_"))
+  }
+
+  @Test func invalidNamesAreNotEchoed() {
+    let document = DotenvParser.parse("my-\(token)=1\n")
+    #expect(document.issues == [DotenvIssue(line: 1, kind: .invalidName, name: nil)])
+    #expect(!document.issues.map(\.description).joined().contains("ghp_"))
+  }
+
+  /// An unquoted PEM block: the body lines are part of the value, never keys or echoed text.
+  @Test func anUnquotedPEMBlockIsOneIssueAndNoKeys() {
+    let body = [
+      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7pemBodyLine1",
+      "q2sZXpemBodyLine2WithNoSlashOrPlus0123456789abcdefABCDEF",
+      "dGVzdHBlbWJvZHlsYXN0bGluZQ==",
+    ]
+    let text = """
+      BEFORE=1
+      TLS_KEY=-----BEGIN PRIVATE KEY-----
+      \(body.joined(separator: "\n"))
+      -----END PRIVATE KEY-----
+      AFTER=2
+
+      """
+    let document = DotenvParser.parse(text)
+    #expect(document.names == ["BEFORE", "TLS_KEY", "AFTER"])
+    #expect(document.entry(named: "AFTER")?.line == 7)
+    #expect(document.issues == [DotenvIssue(line: 2, kind: .unquotedMultiline, name: "TLS_KEY")])
+    let described = document.issues.map(\.description).joined()
+    for line in body { #expect(!described.contains(String(line.prefix(12)))) }
+  }
+
+  /// Without an END line, only the lines that look like base64 are skipped.
+  @Test func anUnterminatedPEMBlockStopsAtTheFirstBinding() {
+    let text = "K=-----BEGIN CERTIFICATE-----\nMIIBbase64line\nabc/def+ghi=\nNEXT=value ok\n"
+    let document = DotenvParser.parse(text)
+    #expect(document.names == ["K", "NEXT"])
+    #expect(document.issues.map(\.line) == [1])
   }
 }

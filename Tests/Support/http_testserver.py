@@ -7,6 +7,10 @@ ANY /delay/<ms>               -> sleeps, then 200
 Keep-alive: one handler instance per TCP connection; `connection` is its id, so a client
 can prove it reused a connection. With --cert/--key it serves HTTPS.
 With --parent PID it exits when that process is gone (a crashed test leaves nothing).
+With --routes FILE it plays a scripted (hostile) server first: FILE is a JSON list of
+{"prefix": "/v1/...", "status": 200, "body": "text", "repeat": N, "chunked": false};
+the first route whose prefix starts the path answers `body` repeated N times (streamed, so
+a huge answer costs the server no memory), with Content-Length or chunked.
 """
 import argparse
 import itertools
@@ -20,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 _ids = itertools.count(1)
+_routes = []
 _ids_lock = threading.Lock()
 
 
@@ -48,9 +53,35 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _route(self, route):
+        chunk = route.get("body", "").encode()
+        repeat = int(route.get("repeat", 1))
+        self.send_response(int(route.get("status", 200)))
+        self.send_header("Content-Type", "application/json")
+        chunked = bool(route.get("chunked"))
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(chunk) * repeat))
+        self.end_headers()
+        try:
+            for _ in range(repeat):
+                if chunked:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                else:
+                    self.wfile.write(chunk)
+            if chunked:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
     def _handle(self):
         body = self._body()
         parts = urlsplit(self.path)
+        for route in _routes:
+            if parts.path.startswith(route["prefix"]):
+                self._route(route)
+                return
         segments = [s for s in parts.path.split("/") if s]
         if segments[:1] == ["status"] and len(segments) == 2:
             self._send(int(segments[1]), {"status": int(segments[1])})
@@ -76,7 +107,11 @@ def main():
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--parent", type=int)
+    parser.add_argument("--routes")
     args = parser.parse_args()
+    if args.routes:
+        with open(args.routes) as handle:
+            _routes.extend(json.load(handle))
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     if args.cert:

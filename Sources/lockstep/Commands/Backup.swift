@@ -114,7 +114,17 @@ extension Lockstep.BackupCommand {
           destinations: try destinations.map { try BackupDestination.parse($0) })
         try creator.recipients.validate()
         let result = try await creator.run(vault: try VaultClient.fromEnvironment(), now: started)
-        if let metricsFile { try BackupMetrics.writeSuccess(result, at: Date(), to: metricsFile) }
+        if let metricsFile {
+          // The backup is made: an unwritable metrics file must not fail it (and make a
+          // template skip its prune), so it is a warning.
+          do {
+            try BackupMetrics.writeSuccess(result, at: Date(), to: metricsFile)
+          } catch {
+            Terminal.warn(
+              "the backup succeeded but the metrics file \(metricsFile) could not be written: \((error as? any LockstepError)?.description ?? "\(type(of: error))")"
+            )
+          }
+        }
         if json {
           try JSONOutput.print(result)
         } else {

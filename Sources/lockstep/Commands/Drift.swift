@@ -39,9 +39,21 @@ extension Lockstep {
     @Option(help: "text, json, github or junit.")
     var format: String = DriftFormat.text.rawValue
 
+    @Option(
+      help: """
+        expect-to-against (expected keys must be in each source), against-to-expect (each \
+        source's keys must be expected), both, or auto: both, but only the scan's keys count \
+        where one side is code:.
+        """)
+    var direction: String?
+
     func validate() throws {
       guard DriftFormat(rawValue: format) != nil else {
         throw ValidationError("--format must be text, json, github or junit")
+      }
+      if let direction, DriftDirection(rawValue: direction) == nil {
+        throw ValidationError(
+          "--direction must be \(DriftDirection.allCases.map(\.rawValue).joined(separator: ", "))")
       }
       if policy != nil {
         guard environment != nil else { throw ValidationError("--policy needs --env NAME") }
@@ -60,10 +72,12 @@ extension Lockstep {
         let expected: SourceSpec
         var sources: [SourceSpec] = []
         var ignored = ignore
+        var way = direction.flatMap(DriftDirection.init(rawValue:))
         if let policy, let environment {
           let resolved = try DriftPolicy.load(policy).resolve(environment, path: policy)
           (expected, sources) = (resolved.expect, resolved.against)
           ignored += resolved.ignore
+          way = way ?? resolved.direction
         } else {
           expected = try SourceSpec(parsing: expect!)
           for source in against { sources.append(try SourceSpec(parsing: source)) }
@@ -73,12 +87,20 @@ extension Lockstep {
         var inventories: [KeyInventory] = []
         for source in sources { inventories.append(try await loader.load(source)) }
         let report = DriftCheck.compare(
-          expected: expectedKeys, against: inventories, ignore: ignored)
+          expected: expectedKeys, against: inventories, ignore: ignored,
+          direction: way ?? .auto)
+        // Names and messages come from sources (a Vault key may hold any byte): escaped.
+        let rendered = report.rendered(as: DriftFormat(rawValue: format)!)
         FileHandle.standardOutput.write(
-          Data(report.rendered(as: DriftFormat(rawValue: format)!).utf8))
+          Data(UntrustedText.escaped(rendered, keepingNewlines: true).utf8))
         if report.hasDrift { throw ExitCode(ExitStatus.mismatch.rawValue) }
       } catch let error as any LockstepError where error.exitStatus != .usage {
-        // Whatever stopped the check (Vault denied, kubectl missing), CI sees exit 1.
+        // Whatever stopped the check (Vault denied, kubectl missing), CI sees exit 1, and
+        // a pull request sees an annotation saying why.
+        if format == DriftFormat.github.rawValue {
+          FileHandle.standardOutput.write(
+            Data(DriftReport.githubError(UntrustedText.escaped(error.description)).utf8))
+        }
         Terminal.error(error.description)
         throw ExitCode(ExitStatus.failure.rawValue)
       }

@@ -37,7 +37,8 @@ extension Lockstep.Env {
     var force = false
 
     @Option(
-      help: "Who reads the file: portable (python-dotenv and sh), sh, compose, python-dotenv, node."
+      help:
+        "Who reads the file: portable (python-dotenv and sh), sh, compose, python-dotenv, node, kubectl (--from-env-file)."
     )
     var dialect: String = DotenvDialect.portable.rawValue
 
