@@ -32,8 +32,8 @@ import Yams
       """
       VAULT_ADDR=http://127.0.0.1:\(vault.port)
       AWS_REGION=us-east-1
-      AWS_ACCESS_KEY_ID=lockstep-test
-      AWS_SECRET_ACCESS_KEY=lockstep-test-secret
+      AWS_ACCESS_KEY_ID=\(s3.s3AccessKeyID)
+      AWS_SECRET_ACCESS_KEY=\(s3.s3SecretAccessKey)
       AWS_ENDPOINT_URL=http://127.0.0.1:\(s3.port)
 
       """
@@ -66,10 +66,7 @@ import Yams
       // The data the templates back up (`--mount secret --prefix aura/`) and their bucket.
       _ = try vault.vaultCall(
         "POST", "secret/data/aura/production", body: #"{"data":{"SESSION_SECRET":"s"}}"#)
-      let bucket = try ChildProcess.run(
-        "curl", ["-sf", "-X", "PUT", "http://127.0.0.1:\(s3.port)/aura-backups"],
-        timeout: .seconds(30))
-      guard bucket.succeeded else { throw UserError("bucket: \(bucket.stderrText)") }
+      try s3.createBucket("aura-backups")
       return sandbox
     }
 
@@ -257,8 +254,8 @@ import Yams
       // Values that name the operator's servers point at the local stack; the Secret of
       // envFrom holds the AWS keys (and, here, moto's endpoint).
       environment["VAULT_ADDR"] = "http://127.0.0.1:\(sandbox.vault.port)"
-      environment["AWS_ACCESS_KEY_ID"] = "lockstep-test"
-      environment["AWS_SECRET_ACCESS_KEY"] = "lockstep-test-secret"
+      environment["AWS_ACCESS_KEY_ID"] = sandbox.s3.s3AccessKeyID
+      environment["AWS_SECRET_ACCESS_KEY"] = sandbox.s3.s3SecretAccessKey
       environment["AWS_ENDPOINT_URL"] = "http://127.0.0.1:\(sandbox.s3.port)"
       let result = try ChildProcess.run(
         command[0], [command[1], sandbox.map(args[0])], environment: environment,
