@@ -13,16 +13,24 @@ extension KubectlClient {
     _ = try KubernetesName.checked(name, as: .secret)
     let entries = data.keys.sorted().map { ($0, SecretJSON.secretBase64(data[$0]!)) }
     let target = (kind: "secret", name: name)
-    let full = SecretJSON.object([
-      ("apiVersion", .string("v1")), ("kind", .string("Secret")),
-      ("metadata", .object([("name", .string(name))])), ("type", .string("Opaque")),
-      ("data", .object(entries)),
-    ]).render()
+    func full(type: String) -> SecretBytes {
+      SecretJSON.object([
+        ("apiVersion", .string("v1")), ("kind", .string("Secret")),
+        ("metadata", .object([("name", .string(name))])), ("type", .string(type)),
+        ("data", .object(entries)),
+      ]).render()
+    }
     do {
       if replaceAllKeys {
+        // A Secret's type never changes (ValidateSecretUpdate), and a replace without one
+        // means Opaque: keep the type the Secret has. Only the type is read, no value.
+        let type = try await kubectl(
+          ["get", "secret", "-o=jsonpath={.type}", "--", name],
+          action: "read the type of secret \"\(name)\"", target: target
+        ).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         try await kubectl(
           ["replace", "-f", "-", "--validate=false"], action: "replace secret \"\(name)\"",
-          target: target, stdin: full)
+          target: target, stdin: full(type: type.isEmpty ? "Opaque" : type))
       } else {
         try await kubectl(
           ["patch", "secret", "--type=merge", "--patch-file=/dev/stdin", "--", name],
@@ -33,7 +41,7 @@ extension KubectlClient {
       guard case .notFound = error else { throw error }
       try await kubectl(
         ["create", "-f", "-", "--validate=false"], action: "create secret \"\(name)\"",
-        target: target, stdin: full)
+        target: target, stdin: full(type: "Opaque"))
     }
   }
 

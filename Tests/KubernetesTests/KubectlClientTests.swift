@@ -106,6 +106,30 @@ struct KubectlClientTests {
     #expect(((object?["metadata"] as? [String: Any])?["annotations"]) == nil)
   }
 
+  /// The API never lets a Secret's type change; replacing every key keeps the type.
+  @Test func replaceAllKeysKeepsTheSecretsType() async throws {
+    let fixture = try await KubeFixture.make()
+    try fixture.standIn.expectSuccess(
+      fixture.standIn.request(
+        "POST", "/api/v1/namespaces/\(fixture.namespace)/secrets",
+        json: [
+          "metadata": ["name": "db"], "type": "kubernetes.io/basic-auth",
+          "stringData": ["username": "aura", "password": "old"],
+        ]),
+      "create")
+    try await fixture.client.applySecret(
+      "db", data: ["username": SecretBytes(utf8: "aura"), "password": SecretBytes(utf8: "new")],
+      replaceAllKeys: true)
+    let object =
+      try fixture.standIn.request(
+        "GET", "/api/v1/namespaces/\(fixture.namespace)/secrets/db"
+      ).json() as? [String: Any]
+    #expect(object?["type"] as? String == "kubernetes.io/basic-auth")
+    #expect(
+      try fixture.standIn.secretData(namespace: fixture.namespace, name: "db")
+        == ["username": "aura", "password": "new"])
+  }
+
   @Test func setEnvPatchesOneContainerAndKeepsTheRest() async throws {
     let fixture = try await KubeFixture.make()
     try fixture.seedDeployment()
