@@ -161,6 +161,29 @@ struct KubernetesNameTests {
     #expect(!FileManager.default.fileExists(atPath: marker))
   }
 
+  @Test func aDriftPolicyWithAFlagShapedSourceIsRefusedWithItsLine() throws {
+    let (directory, marker) = try evilDirectory()
+    try "A\n".write(toFile: directory + "/keys.txt", atomically: true, encoding: .utf8)
+    let policy = directory + "/drift.yaml"
+    try """
+    version: 1
+    environments:
+      production:
+        expect: keys:keys.txt
+        against:
+          - k8s:default/web
+          - "k8s:default/\(Self.flag)"
+    """.write(toFile: policy, atomically: true, encoding: .utf8)
+    let result = try ChildProcess.run(
+      Repository.lockstepBinary, ["drift", "--policy", policy, "--env", "production"],
+      environment: ["PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"],
+      timeout: .seconds(60), directory: directory)
+    #expect(result.status == 1, "\(result.stderrText)")
+    #expect(result.stderrText.contains("\(policy):7: "), "\(result.stderrText)")
+    #expect(result.stderrText.contains("is not a valid Kubernetes deployment name"))
+    #expect(!FileManager.default.fileExists(atPath: marker))
+  }
+
   @Test func aRotationPolicyWithAFlagShapedNameIsRefusedWithItsLine() throws {
     let (directory, marker) = try evilDirectory()
     let shipped = try String(
