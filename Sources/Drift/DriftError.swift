@@ -5,6 +5,8 @@ import LockstepCore
 /// CI can tell "could not check" from "drift found" (2).
 public enum DriftError: LockstepError, Equatable {
   case badSource(String)
+  /// A name in a source that its kind's rule refuses (e.g. a Kubernetes namespace).
+  case invalidName(source: String, reason: String)
   case unreadable(source: String, reason: String)
   case badPattern(String)
   case policy(path: String, reason: String)
@@ -12,7 +14,7 @@ public enum DriftError: LockstepError, Equatable {
 
   public var exitStatus: ExitStatus {
     switch self {
-    case .badSource, .badPattern: return .usage
+    case .badSource, .badPattern, .invalidName: return .usage
     case .unreadable: return .failure
     case .policy, .unknownEnvironment: return .failure
     }
@@ -24,6 +26,7 @@ public enum DriftError: LockstepError, Equatable {
       return
         "\(text) is not a source; use dotenv:PATH, keys:PATH, vault:MOUNT/PATH, k8s:NAMESPACE/DEPLOYMENT[/CONTAINER], env:REGEX or code:GLOB"
     case .unreadable(let source, let reason): return "cannot read \(source): \(reason)"
+    case .invalidName(let source, let reason): return "\(source): \(reason)"
     case .badPattern(let pattern): return "\(pattern) is not a valid regular expression"
     case .policy(let path, let reason): return "drift policy \(path): \(reason)"
     case .unknownEnvironment(let name, let known):

@@ -37,9 +37,11 @@ public struct DriftPolicy: Sendable, Decodable {
     guard let environment = environments[name] else {
       throw .unknownEnvironment(name, known: environments.keys.sorted())
     }
-    let expect = try SourceSpec(parsing: environment.expect)
+    let expect = try SourceSpec(parsing: environment.expect, policy: path)
     var against: [SourceSpec] = []
-    for source in environment.against { against.append(try SourceSpec(parsing: source)) }
+    for source in environment.against {
+      against.append(try SourceSpec(parsing: source, policy: path))
+    }
     guard !against.isEmpty else {
       throw .policy(path: path, reason: "environment \(name) has no 'against' sources")
     }

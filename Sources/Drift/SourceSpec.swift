@@ -23,6 +23,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
       guard parts.count == 2 || parts.count == 3, parts.allSatisfy({ !$0.isEmpty }) else {
         throw .badSource(text)
       }
+      try Self.checkKubernetesNames(parts, source: text)
       self = .k8s(
         namespace: parts[0], deployment: parts[1], container: parts.count == 3 ? parts[2] : nil)
     case "env": self = .environment(pattern: rest)

@@ -6,7 +6,8 @@ extension KubectlClient {
   public func deployment(_ name: String) async throws(KubernetesError) -> Deployment {
     let action = "read deployment \"\(name)\""
     let result = try await kubectl(
-      ["get", "deployment", name, "-o", "json"], action: action,
+      ["get", "deployment", "-o=json", "--", try KubernetesName.checked(name, as: .deployment)],
+      action: action,
       target: (kind: "deployment", name: name))
     guard
       let wire = try? JSONDecoder().decode(DeploymentWire.self, from: Data(result.stdout))
@@ -23,6 +24,7 @@ extension KubectlClient {
     let spec = try await self.deployment(deployment)
     var containers = spec.containers
     if let container {
+      _ = try KubernetesName.checked(container, as: .container)
       guard let found = spec.container(named: container) else {
         throw .notFound(kind: "container", name: container, namespace: spec.namespace)
       }
@@ -59,12 +61,15 @@ extension KubectlClient {
 
   /// The key names of a Secret (never its values).
   public func secretKeys(_ name: String) async throws(KubernetesError) -> [String] {
-    try await keys(kind: "secret", name: name, fields: ["data"])
+    try await keys(
+      kind: "secret", name: try KubernetesName.checked(name, as: .secret), fields: ["data"])
   }
 
   /// The key names of a ConfigMap (`data` and `binaryData`).
   public func configMapKeys(_ name: String) async throws(KubernetesError) -> [String] {
-    try await keys(kind: "configmap", name: name, fields: ["data", "binaryData"])
+    try await keys(
+      kind: "configmap", name: try KubernetesName.checked(name, as: .configMap),
+      fields: ["data", "binaryData"])
   }
 
   private func keysOrNil(of source: EnvFromSource) async throws(KubernetesError) -> [String]? {
@@ -84,7 +89,7 @@ extension KubectlClient {
   ) async throws(KubernetesError) -> [String] {
     let template = fields.map { "{{range $k, $v := .\($0)}}{{$k}}{{\"\\n\"}}{{end}}" }.joined()
     let result = try await kubectl(
-      ["get", kind, name, "-o", "go-template=\(template)"],
+      ["get", kind, "-o=go-template=\(template)", "--", name],
       action: "read the keys of \(kind) \"\(name)\"", target: (kind: kind, name: name))
     return result.stdoutText.split(separator: "\n").map(String.init).sorted()
   }

@@ -8,10 +8,11 @@ extension KubectlClient {
   /// run did; then this waits for the next second and restarts again, so the restart
   /// certainly comes after the Secret update that preceded it.
   public func rolloutRestart(_ deployment: String) async throws(KubernetesError) {
+    let name = try KubernetesName.checked(deployment, as: .deployment)
     for attempt in 1...2 {
       do {
         try await kubectl(
-          ["rollout", "restart", "deployment/\(deployment)"],
+          ["rollout", "restart", "--", "deployment/\(name)"],
           action: "restart deployment \"\(deployment)\"",
           target: (kind: "deployment", name: deployment))
         return
@@ -35,15 +36,23 @@ extension KubectlClient {
     _ deployment: String, timeout: Duration,
     progress: @escaping @Sendable (String) -> Void = { _ in }
   ) async throws(KubernetesError) {
+    let name = try KubernetesName.checked(deployment, as: .deployment)
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     var last: String?
     while true {
-      let result = try await kubectl(
-        ["rollout", "status", "deployment/\(deployment)", "--watch=false"],
-        action: "read the rollout status of deployment \"\(deployment)\"",
-        target: (kind: "deployment", name: deployment),
-        timeout: min(configuration.commandTimeout, max(deadline - clock.now, .seconds(5))))
+      let result: ChildProcess.Result
+      do {
+        result = try await kubectl(
+          ["rollout", "status", "--watch=false", "--", "deployment/\(name)"],
+          action: "read the rollout status of deployment \"\(deployment)\"",
+          target: (kind: "deployment", name: deployment),
+          timeout: min(configuration.commandTimeout, max(deadline - clock.now, .seconds(5))))
+      } catch {
+        // A status read cut short by the rollout's own deadline is that deadline passing.
+        guard case .commandTimedOut = error, clock.now >= deadline else { throw error }
+        throw .rolloutTimedOut(deployment: deployment, seconds: Int(timeout.components.seconds))
+      }
       let line = result.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
       if !line.isEmpty && line != last {
         progress(line)

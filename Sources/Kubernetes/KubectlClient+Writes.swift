@@ -10,21 +10,30 @@ extension KubectlClient {
   public func applySecret(
     _ name: String, data: [String: SecretBytes], replaceAllKeys: Bool = false
   ) async throws(KubernetesError) {
+    _ = try KubernetesName.checked(name, as: .secret)
     let entries = data.keys.sorted().map { ($0, SecretJSON.secretBase64(data[$0]!)) }
     let target = (kind: "secret", name: name)
-    let full = SecretJSON.object([
-      ("apiVersion", .string("v1")), ("kind", .string("Secret")),
-      ("metadata", .object([("name", .string(name))])), ("type", .string("Opaque")),
-      ("data", .object(entries)),
-    ]).render()
+    func full(type: String) -> SecretBytes {
+      SecretJSON.object([
+        ("apiVersion", .string("v1")), ("kind", .string("Secret")),
+        ("metadata", .object([("name", .string(name))])), ("type", .string(type)),
+        ("data", .object(entries)),
+      ]).render()
+    }
     do {
       if replaceAllKeys {
+        // A Secret's type never changes (ValidateSecretUpdate), and a replace without one
+        // means Opaque: keep the type the Secret has. Only the type is read, no value.
+        let type = try await kubectl(
+          ["get", "secret", "-o=jsonpath={.type}", "--", name],
+          action: "read the type of secret \"\(name)\"", target: target
+        ).stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         try await kubectl(
           ["replace", "-f", "-", "--validate=false"], action: "replace secret \"\(name)\"",
-          target: target, stdin: full)
+          target: target, stdin: full(type: type.isEmpty ? "Opaque" : type))
       } else {
         try await kubectl(
-          ["patch", "secret", name, "--type", "merge", "--patch-file", "/dev/stdin"],
+          ["patch", "secret", "--type=merge", "--patch-file=/dev/stdin", "--", name],
           action: "update secret \"\(name)\"", target: target,
           stdin: SecretJSON.object([("data", .object(entries))]).render())
       }
@@ -32,7 +41,7 @@ extension KubectlClient {
       guard case .notFound = error else { throw error }
       try await kubectl(
         ["create", "-f", "-", "--validate=false"], action: "create secret \"\(name)\"",
-        target: target, stdin: full)
+        target: target, stdin: full(type: "Opaque"))
     }
   }
 
@@ -61,6 +70,9 @@ extension KubectlClient {
   public func setEnvFromSecret(
     deployment: String, container: String, references: [String: SecretKeyReference]
   ) async throws(KubernetesError) {
+    for reference in references.values {
+      _ = try KubernetesName.checked(reference.secret, as: .secret)
+    }
     let env = references.keys.sorted().map { name in
       let reference = references[name]!
       return SecretJSON.object([
@@ -111,6 +123,7 @@ extension KubectlClient {
   ) async throws(KubernetesError) {
     // Strategic merge would add a container that does not exist (and the API would then
     // reject it for lack of an image): check first, and pin the version that was checked.
+    _ = try KubernetesName.checked(container, as: .container)
     let current = try await self.deployment(deployment)
     guard current.container(named: container) != nil else {
       throw .notFound(kind: "container", name: container, namespace: current.namespace)
@@ -141,7 +154,7 @@ extension KubectlClient {
       ),
     ]).render()
     try await kubectl(
-      ["patch", "deployment", deployment, "--type", "strategic", "--patch-file", "/dev/stdin"],
+      ["patch", "deployment", "--type=strategic", "--patch-file=/dev/stdin", "--", deployment],
       action: "patch the env of deployment \"\(deployment)\"",
       target: (kind: "deployment", name: deployment), stdin: patch)
   }

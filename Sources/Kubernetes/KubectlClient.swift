@@ -101,10 +101,18 @@ public struct KubectlClient: KubernetesClient {
       let executable = ChildProcess.which(
         configuration.executable, path: environment["PATH"] ?? "/usr/bin:/bin")
     else { throw .kubectlMissing(configuration.executable) }
+    // Names reach kubectl only once checked, and always as `--flag=value` or after `--`,
+    // so none can be read as a flag (`--kubeconfig=evil.yaml` would run its exec plugin).
     var argv: [String] = []
-    if let context = configuration.context { argv += ["--context", context] }
-    if let namespace = configuration.namespace { argv += ["--namespace", namespace] }
-    if let user = configuration.impersonate { argv += ["--as", user] }
+    if let context = configuration.context {
+      argv.append("--context=" + (try KubernetesName.checked(context, as: .context)))
+    }
+    if let namespace = configuration.namespace {
+      argv.append("--namespace=" + (try KubernetesName.checked(namespace, as: .namespace)))
+    }
+    if let user = configuration.impersonate {
+      argv.append("--as=" + (try KubernetesName.checked(user, as: .context)))
+    }
     argv += arguments
     recorder?(
       KubectlInvocation(
@@ -144,15 +152,28 @@ public struct KubectlClient: KubernetesClient {
       return .contextMissing(String(text[start.upperBound..<end.lowerBound]))
     }
     if text.contains("current-context is not set") { return .contextMissing(nil) }
+    // 401: kubectl words it "(Unauthorized)" or, when discovery met it first, "the server
+    // has asked for the client to provide credentials"; both start alike.
+    if text.contains("You must be logged in to the server") || text.contains("(Unauthorized)") {
+      return .unauthenticated(action: action)
+    }
+    if text.contains("can't restart paused deployment") {
+      return .paused(deployment: target?.name ?? "?")
+    }
+    // NamespaceLifecycle: `namespaces "X" not found` when creating in a missing namespace.
+    if let start = text.range(of: "namespaces \""),
+      let end = text[start.upperBound...].range(of: "\" not found")
+    {
+      return .namespaceMissing(String(text[start.upperBound..<end.lowerBound]))
+    }
     if text.contains("(Forbidden)") || text.contains(" is forbidden: ") {
       let reason = text.range(of: " is forbidden: ").map {
         String(text[$0.upperBound...].prefix { $0 != "\n" })
       }
       return .forbidden(action: action, detail: reason ?? "permission denied")
     }
-    if text.contains("(NotFound)") || text.contains("\" not found") {
-      return .notFound(
-        kind: target?.kind ?? "object", name: target?.name ?? "?", namespace: namespaceLabel)
+    if let target, text.contains("(NotFound)") || text.contains("\" not found") {
+      return .notFound(kind: target.kind, name: target.name, namespace: namespaceLabel)
     }
     if text.contains("(Conflict)") || text.contains("the object has been modified") {
       return .conflict(kind: target?.kind ?? "object", name: target?.name ?? "?")
@@ -187,7 +208,7 @@ public struct KubectlClient: KubernetesClient {
   public func currentContext() async throws(KubernetesError) -> String {
     if let context = configuration.context {
       let result = try await kubectl(
-        ["config", "get-contexts", "-o", "name"], action: "list the kubeconfig's contexts")
+        ["config", "get-contexts", "-o=name"], action: "list the kubeconfig's contexts")
       let names = result.stdoutText.split(separator: "\n").map(String.init)
       guard names.contains(context) else { throw .contextMissing(context) }
       return context
@@ -200,7 +221,7 @@ public struct KubectlClient: KubernetesClient {
   /// Client and server versions; the server part proves the API answers.
   public func version() async throws(KubernetesError) -> KubernetesVersion {
     let action = "read the client and server versions"
-    let result = try await launch(["version", "-o", "json"], action: action)
+    let result = try await launch(["version", "-o=json"], action: action)
     guard let wire = try? JSONDecoder().decode(VersionWire.self, from: Data(result.stdout))
     else {
       throw classify(result, action: action, target: nil, carriesSecrets: false)
@@ -214,10 +235,15 @@ public struct KubectlClient: KubernetesClient {
   /// `kubectl auth can-i VERB RESOURCE`: whether the current identity may do it.
   public func canI(_ verb: String, _ resource: String) async throws(KubernetesError) -> Bool {
     let action = "check whether it may \(verb) \(resource)"
-    let result = try await launch(["auth", "can-i", verb, resource], action: action)
+    let result = try await launch(["auth", "can-i", "--", verb, resource], action: action)
     let answer = result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
     if result.status == 0 && answer.hasPrefix("yes") { return true }
     if answer.hasPrefix("no") { return false }
+    if result.stderrText.contains("the server could not find the requested resource") {
+      // No SelfSubjectAccessReview: the server has no authorization.k8s.io/v1.
+      throw .apiMissing(
+        request: "kubectl auth can-i \(verb) \(resource)", api: "authorization.k8s.io")
+    }
     throw classify(result, action: action, target: nil, carriesSecrets: false)
   }
 }

@@ -26,6 +26,17 @@ public enum KubernetesError: LockstepError, Equatable {
   case unexpectedOutput(action: String)
   /// Any other kubectl failure; `detail` is nil when kubectl's message was withheld.
   case failed(action: String, detail: String?)
+  /// A name that is not valid for its kind (KubernetesName); never passed to kubectl.
+  case invalidName(String)
+  /// The namespace does not exist (the API refuses to create anything in it).
+  case namespaceMissing(String)
+  /// The API server did not accept the kubeconfig's credentials (401).
+  case unauthenticated(action: String)
+  /// kubectl refuses to restart a paused deployment.
+  case paused(deployment: String)
+  /// The API server does not serve an API a request needs; `request` is the kubectl
+  /// command line that failed (names only, no values).
+  case apiMissing(request: String, api: String)
 
   public var description: String {
     switch self {
@@ -60,15 +71,29 @@ public enum KubernetesError: LockstepError, Equatable {
     case .failed(let action, nil):
       return
         "kubectl could not \(action) (its message is withheld because the request carried secret values)"
+    case .invalidName(let reason):
+      return reason
+    case .namespaceMissing(let namespace):
+      return "the Kubernetes namespace \"\(namespace)\" does not exist"
+    case .unauthenticated(let action):
+      return
+        "the Kubernetes API did not accept the kubeconfig's credentials (401 Unauthorized) when asked to \(action)"
+    case .paused(let deployment):
+      return
+        "deployment \"\(deployment)\" is paused; resume it (kubectl rollout resume) before restarting it"
+    case .apiMissing(let request, let api):
+      return "\(request): the server has no \(api) API"
     }
   }
 
   public var exitStatus: ExitStatus {
     switch self {
     case .kubectlMissing, .unreachable: .unavailable
-    case .contextMissing: .usage
-    case .forbidden: .noPermission
-    case .notFound, .invalidValue: .dataError
+    case .contextMissing, .invalidName: .usage
+    case .forbidden, .unauthenticated: .noPermission
+    case .notFound, .invalidValue, .namespaceMissing: .dataError
+    case .apiMissing: .unavailable
+    case .paused: .failure
     case .conflict, .rolloutTimedOut, .commandTimedOut: .temporaryFailure
     case .progressDeadlineExceeded, .unexpectedOutput, .failed: .failure
     }

@@ -342,15 +342,15 @@ extension RotationPolicy {
     guard let mode = KubernetesTarget.Mode(rawValue: try modeNode.string()) else {
       throw modeNode.fail("expected secret or env")
     }
-    let secretName = try fields["secret"]?.string()
+    let secretName = try fields["secret"]?.kubernetesName(.secret)
     if mode == .secret && secretName == nil { throw node.fail("mode secret needs a secret name") }
     var keys: [String] = []
     for entry in try fields.required("keys").sequence() { keys.append(try keyName(entry)) }
     return KubernetesTarget(
-      deployment: try fields.required("deployment").string(),
-      namespace: try fields["namespace"]?.string() ?? "default",
-      context: try fields["context"]?.string(), mode: mode, secretName: secretName,
-      container: try fields["container"]?.string(), keys: keys,
+      deployment: try fields.required("deployment").kubernetesName(.deployment),
+      namespace: try fields["namespace"]?.kubernetesName(.namespace) ?? "default",
+      context: try fields["context"]?.kubernetesName(.context), mode: mode, secretName: secretName,
+      container: try fields["container"]?.kubernetesName(.container), keys: keys,
       rolloutTimeout: try fields["rollout_timeout"]?.duration() ?? .seconds(300))
   }
 

@@ -111,7 +111,7 @@ struct DoctorFixture: Sendable {
       "POST", "\(mount)/data/app/prod", body: "{\"data\":{\"SESSION_SECRET\":\"old\"}}")
     let role = "app_\(UInt32.random(in: 0...UInt32.max))"
     try psql("CREATE ROLE \(role) LOGIN")
-    let namespace = KubernetesStandIn.uniqueNamespace("doctor")
+    let namespace = try kubernetes.newNamespace("doctor")
     try kubernetes.createDeployment(
       namespace: namespace, name: "web", containers: [.init("app")])
     let policy = Self.policy(

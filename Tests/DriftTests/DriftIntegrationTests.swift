@@ -83,7 +83,7 @@ import Vault
 
   @Test func kubernetesSourceExpandsEnvFrom() async throws {
     let standIn = try await KubernetesStandIn.shared()
-    let namespace = KubernetesStandIn.uniqueNamespace("drift")
+    let namespace = try standIn.newNamespace("drift")
     let fixture = try DriftFixture.make()
     try standIn.createSecret(
       namespace: namespace, name: "aura-env",

@@ -71,14 +71,14 @@ struct KubectlSecrecyTests {
   @Test func messagesOfWritesThatCarrySecretsAreWithheld() async throws {
     let fixture = try await KubeFixture.make()
     let value = "VALUE-\(UUID().uuidString)"
-    // The API refuses the name (422); kubectl's message is not passed on, as it could quote
-    // the object it was sent.
+    // The API refuses the key name (422); kubectl's message is not passed on, as it could
+    // quote the object it was sent.
     do {
       try await fixture.client.applySecret(
-        "Not_Valid", data: ["K": SecretBytes(utf8: value)], replaceAllKeys: true)
+        "s", data: ["not a key": SecretBytes(utf8: value)], replaceAllKeys: true)
       Issue.record("expected a failure")
     } catch {
-      #expect(error == .failed(action: "create secret \"Not_Valid\"", detail: nil))
+      #expect(error == .failed(action: "create secret \"s\"", detail: nil))
       #expect(!error.description.contains(value))
       #expect(error.description.contains("withheld"))
     }

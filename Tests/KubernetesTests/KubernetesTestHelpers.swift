@@ -19,15 +19,19 @@ struct KubeFixture {
   let client: KubectlClient
   let invocations: Collector<KubectlInvocation>
 
+  /// A fresh namespace; `minor` picks the server version the stand-in reports (and so the
+  /// `kubectl.1.N` the dispatcher runs; nil: `LOCKSTEP_KUBECTL_MINOR` or the default).
   static func make(
     context: String? = nil, impersonate: String? = nil, kubeconfig: String? = nil,
-    executable: String = "kubectl", commandTimeout: Duration = .seconds(30)
+    minor: Int? = nil, executable: String = "kubectl", commandTimeout: Duration = .seconds(30)
   ) async throws -> KubeFixture {
     let standIn = try await KubernetesStandIn.shared()
-    let namespace = KubernetesStandIn.uniqueNamespace()
+    let namespace = try standIn.newNamespace()
+    let kubeconfig =
+      try kubeconfig ?? standIn.kubeconfig(minor: minor ?? KubernetesStandIn.selectedMinor)
     let invocations = Collector<KubectlInvocation>()
     let configuration = KubectlClient.Configuration(
-      executable: executable, kubeconfig: kubeconfig ?? standIn.kubeconfig, context: context,
+      executable: executable, kubeconfig: kubeconfig, context: context,
       namespace: namespace, impersonate: impersonate,
       environment: try KubernetesStandIn.kubectlEnvironment(), commandTimeout: commandTimeout,
       pollInterval: .milliseconds(100))
@@ -39,7 +43,8 @@ struct KubeFixture {
   /// Deployment `name` with containers `api` (env A, B) and `worker`.
   func seedDeployment(
     _ name: String = "aura-api", annotations: [String: String] = [:],
-    envFromSecrets: [String] = [], envFromConfigMaps: [String] = []
+    envFromSecrets: [String] = [], envFromConfigMaps: [String] = [],
+    holdRollouts: Bool = false, paused: Bool = false
   ) throws {
     try standIn.createDeployment(
       namespace: namespace, name: name,
@@ -48,7 +53,7 @@ struct KubeFixture {
           "api", image: "aura/api:1", env: [("A", "1"), ("B", "2")],
           envFromSecrets: envFromSecrets, envFromConfigMaps: envFromConfigMaps),
         .init("worker", image: "aura/worker:1", env: [("W", "w")]),
-      ], annotations: annotations)
+      ], annotations: annotations, holdRollouts: holdRollouts, paused: paused)
   }
 
   /// Waits for the simulated rollout of a freshly created deployment to settle.

@@ -22,9 +22,9 @@ struct StandInTests {
   }
 
   func make() async throws -> Kubectl {
-    Kubectl(
-      standIn: try await KubernetesStandIn.shared(),
-      namespace: KubernetesStandIn.uniqueNamespace("s"),
+    let standIn = try await KubernetesStandIn.shared()
+    return Kubectl(
+      standIn: standIn, namespace: try standIn.newNamespace("s"),
       environment: try KubernetesStandIn.kubectlEnvironment())
   }
 
@@ -84,7 +84,7 @@ struct StandInTests {
     let kubectl = try await make()
     try kubectl.standIn.createDeployment(
       namespace: kubectl.namespace, name: "stuck", containers: [.init("app")],
-      annotations: ["lockstep.test/stuck": "true"])
+      holdRollouts: true)
     let status = try kubectl.run(["rollout", "status", "deployment/stuck", "--timeout=1s"])
     #expect(status.status == 1)
     #expect(status.stderrText.contains("timed out waiting for the condition"))

@@ -1,13 +1,19 @@
 import Foundation
 import LockstepCore
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// Test access to the Kubernetes API stand-in (Tests/Support/k8s_standin.py) started by
-/// `LocalService.start(.k8s)`: seeding deployments, Secrets and ConfigMaps over its HTTP API,
-/// reading back what kubectl did, and its admin knobs (deny rules, the request log).
+/// `LocalService.start(.k8s)`: seeding namespaces, deployments, Secrets and ConfigMaps over
+/// its HTTPS API as the cluster admin, reading back what kubectl did, and its admin knobs
+/// (users and their RBAC rules, deny rules, held rollouts, the request log).
 ///
-/// Requests go through `curl` with the body on stdin, so even test values stay out of argv.
-/// Each test should take a namespace of its own (`uniqueNamespace()`): namespaces exist
-/// implicitly, and deny rules can be scoped to one.
+/// Requests go through `curl` with the body on stdin and the admin token in a header file,
+/// so even test values stay out of argv. Each test takes a namespace of its own
+/// (`newNamespace()`): like kube-apiserver, the stand-in creates nothing in a namespace that
+/// does not exist.
 public struct KubernetesStandIn: Sendable {
   public let service: LocalService
 
@@ -21,14 +27,70 @@ public struct KubernetesStandIn: Sendable {
     KubernetesStandIn(try await SharedServices.shared.service(.k8s))
   }
 
-  public var baseURL: String { "http://127.0.0.1:\(service.port)" }
-  /// Written by scripts/stack.sh: server, context `lockstep-local`, namespace `default`.
-  public var kubeconfig: String { service.directory + "/kubeconfig" }
+  public var baseURL: String { "https://127.0.0.1:\(service.port)" }
+  /// The stand-in's self-signed certificate (scripts/stack.sh, `--tls-dir`).
+  public var caFile: String { service.directory + "/k8s-tls/ca.pem" }
+  /// The token of user `lockstep`, bound to cluster-admin (the kubeconfig's credential).
+  public static let adminToken = "lockstep-local-token"
+  /// Written by scripts/stack.sh: server, context `lockstep-local`, namespace `default`,
+  /// user `lockstep`. The server reports `minor` (nil: `LOCKSTEP_KUBECTL_MINOR`, else the
+  /// stand-in's default), and so decides which `kubectl.1.N` the dispatcher runs.
+  public var kubeconfig: String { (try? kubeconfig(minor: Self.selectedMinor)) ?? baseKubeconfig }
+  public var baseKubeconfig: String { service.directory + "/kubeconfig" }
   public var stateFile: String { service.directory + "/k8s-state.json" }
   public static let context = "lockstep-local"
 
+  /// `LOCKSTEP_KUBECTL_MINOR=28` runs every test that uses `kubeconfig` against kubectl 1.28
+  /// (`make test-kubectl-minors` loops over `KubectlMinors.present`).
+  public static var selectedMinor: Int? {
+    ProcessInfo.processInfo.environment["LOCKSTEP_KUBECTL_MINOR"].flatMap { Int($0) }
+  }
+
+  /// A kubeconfig like the stack's, whose server path prefix (`/_as/1.N[,no-authz]`) makes
+  /// the stand-in report version 1.`minor` (and hide the authorization API).
+  public func kubeconfig(
+    minor: Int?, authorizationAPI: Bool = true, token: String = adminToken
+  ) throws -> String {
+    guard minor != nil || !authorizationAPI || token != Self.adminToken else {
+      return baseKubeconfig
+    }
+    var options = minor.map { ["1.\($0)"] } ?? []
+    if !authorizationAPI { options.append("no-authz") }
+    let suffix = options.isEmpty ? "" : "/_as/" + options.joined(separator: ",")
+    let name = "kubeconfig-\(options.joined(separator: "-"))-\(token)"
+    let path = service.directory + "/" + name
+    if FileManager.default.fileExists(atPath: path) { return path }
+    let base = try String(contentsOfFile: baseKubeconfig, encoding: .utf8)
+    let text =
+      base
+      .replacingOccurrences(
+        of: "server: \(baseURL)\n", with: "server: \(baseURL)\(suffix)\n"
+      )
+      .replacingOccurrences(of: "token: \(Self.adminToken)", with: "token: \(token)")
+    let temporary = path + ".\(UUID().uuidString)"
+    try text.write(toFile: temporary, atomically: false, encoding: .utf8)
+    chmod(temporary, 0o600)
+    rename(temporary, path)
+    return path
+  }
+
   public static func uniqueNamespace(_ prefix: String = "t") -> String {
     "\(prefix)-\(UUID().uuidString.lowercased().prefix(12))"
+  }
+
+  /// Creates a namespace with a fresh name and returns the name.
+  public func newNamespace(_ prefix: String = "t") throws -> String {
+    let name = Self.uniqueNamespace(prefix)
+    try createNamespace(name)
+    return name
+  }
+
+  public func createNamespace(_ name: String) throws {
+    try expectSuccess(
+      request(
+        "POST", "/api/v1/namespaces",
+        json: ["apiVersion": "v1", "kind": "Namespace", "metadata": ["name": name]]),
+      "create namespace \(name)")
   }
 
   /// The environment for a kubectl child: PATH and a discovery cache of the test's own
@@ -54,7 +116,8 @@ public struct KubernetesStandIn: Sendable {
     contentType: String = "application/json"
   ) throws -> Response {
     var arguments = [
-      "-sS", "-X", method, "-o", "-", "-w", "\n%{http_code}", "-H", "Content-Type: \(contentType)",
+      "-sS", "--cacert", caFile, "-H", "@" + (try adminHeaderFile()), "-X", method, "-o", "-",
+      "-w", "\n%{http_code}", "-H", "Content-Type: \(contentType)",
     ]
     var stdin: SecretBytes?
     if let body {
@@ -71,9 +134,22 @@ public struct KubernetesStandIn: Sendable {
     return Response(status: status, body: output)
   }
 
+  /// A file holding the admin's `Authorization` header, for curl's `-H @file`.
+  private func adminHeaderFile() throws -> String {
+    let path = service.directory + "/admin-header"
+    if !FileManager.default.fileExists(atPath: path) {
+      let temporary = path + ".\(UUID().uuidString)"
+      _ = FileManager.default.createFile(
+        atPath: temporary, contents: Data("Authorization: Bearer \(Self.adminToken)\n".utf8),
+        attributes: [.posixPermissions: 0o600])
+      rename(temporary, path)
+    }
+    return path
+  }
+
   /// Fails unless the stand-in answered 2xx.
   @discardableResult
-  func expectSuccess(_ response: Response, _ what: String) throws -> Response {
+  public func expectSuccess(_ response: Response, _ what: String) throws -> Response {
     guard (200..<300).contains(response.status) else {
       throw UserError("\(what): HTTP \(response.status) \(response.text)")
     }
@@ -99,12 +175,13 @@ public struct KubernetesStandIn: Sendable {
     }
   }
 
-  /// Creates deployment `name`; `annotations` drive the simulated rollout
-  /// (`lockstep.test/stuck`, `lockstep.test/fail`, `lockstep.test/rollout-delay-ms`).
+  /// Creates deployment `name`. `holdRollouts` holds its rollouts (the first included) until
+  /// `stepRollout`/`releaseRollout`; `paused` sets `spec.paused`.
   public func createDeployment(
     namespace: String, name: String, replicas: Int = 2, containers: [ContainerSeed],
-    annotations: [String: String] = [:]
+    annotations: [String: String] = [:], holdRollouts: Bool = false, paused: Bool = false
   ) throws {
+    if holdRollouts { try rollout(namespace: namespace, deployment: name, "hold") }
     let specs: [[String: Any]] = containers.map { container in
       var spec: [String: Any] = ["name": container.name, "image": container.image]
       if !container.env.isEmpty {
@@ -120,7 +197,7 @@ public struct KubernetesStandIn: Sendable {
       "apiVersion": "apps/v1", "kind": "Deployment",
       "metadata": ["name": name, "annotations": annotations],
       "spec": [
-        "replicas": replicas, "selector": ["matchLabels": ["app": name]],
+        "replicas": replicas, "paused": paused, "selector": ["matchLabels": ["app": name]],
         "template": [
           "metadata": ["labels": ["app": name]], "spec": ["containers": specs],
         ],
@@ -173,6 +250,10 @@ public struct KubernetesStandIn: Sendable {
     var env: [String: String] = [:]
     for entry in found["env"] as? [[String: Any]] ?? [] {
       guard let name = entry["name"] as? String else { continue }
+      if entry["value"] is String && entry["valueFrom"] != nil {
+        // The API refuses both (422); a stand-in that stored it would be a bug.
+        throw UserError("env \(name) holds both value and valueFrom")
+      }
       if let value = entry["value"] as? String {
         env[name] = value
       } else if let from = entry["valueFrom"] as? [String: Any],
@@ -222,7 +303,43 @@ public struct KubernetesStandIn: Sendable {
       "ask for status writes")
   }
 
-  /// Makes the stand-in answer 403 for `verb` on `resource` in `namespace` ("*" for all).
+  /// What `POST /_standin/rollout` answered: where the deployment's rollout stands.
+  public struct RolloutState: Sendable, Equatable {
+    public var held: Bool
+    public var phase: String
+    public var failed: Bool
+  }
+
+  /// Drives the simulated rollouts of one deployment: "hold" (they advance only when
+  /// stepped, from now on, also before the deployment exists), "step" (one phase on: spec
+  /// observed, surge, old pods pending termination, updated pods not yet available,
+  /// complete), "release" (run to completion), "fail" (ProgressDeadlineExceeded).
+  @discardableResult
+  public func rollout(
+    namespace: String, deployment: String, _ action: String
+  ) throws -> RolloutState {
+    let response = try expectSuccess(
+      request(
+        "POST", "/_standin/rollout",
+        json: ["namespace": namespace, "name": deployment, "action": action]),
+      "\(action) the rollout of \(deployment)")
+    let object = try response.json() as? [String: Any] ?? [:]
+    return RolloutState(
+      held: object["held"] as? Bool ?? false, phase: object["phase"] as? String ?? "",
+      failed: object["failed"] as? Bool ?? false)
+  }
+
+  /// Adds (or replaces) a user with a bearer token and RBAC rules, each
+  /// `["verbs": […], "apiGroups": […], "resources": […], "resourceNames": […],
+  /// "namespaces": […]]` (no "namespaces": bound cluster-wide).
+  public func addUser(_ name: String, token: String?, rules: [[String: Any]]) throws {
+    var body: [String: Any] = ["name": name, "rules": rules]
+    if let token { body["token"] = token }
+    try expectSuccess(request("POST", "/_standin/users", json: body), "add user \(name)")
+  }
+
+  /// Makes the stand-in answer 403 for `verb` on `resource` in `namespace` ("*" for all),
+  /// as a webhook authorizer's deny decision would.
   public func deny(verb: String, resource: String, namespace: String) throws {
     try expectSuccess(
       request(
@@ -230,4 +347,21 @@ public struct KubernetesStandIn: Sendable {
         json: [["verb": verb, "resource": resource, "namespace": namespace]]),
       "add a deny rule")
   }
+}
+
+/// The kubectl minors this machine has: the `kubectl.1.N` binaries beside the kubectl on
+/// PATH, among which the /usr/bin/kubectl dispatcher chooses by the server's version.
+public enum KubectlMinors {
+  public static let present: [Int] = {
+    guard let kubectl = ChildProcess.which("kubectl"),
+      let resolved = realpath(kubectl, nil)
+    else { return [] }
+    let directory = (String(cString: resolved) as NSString).deletingLastPathComponent
+    free(resolved)
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+    return names.compactMap { name -> Int? in
+      guard name.hasPrefix("kubectl.1.") else { return nil }
+      return Int(name.dropFirst("kubectl.1.".count))
+    }.sorted()
+  }()
 }

@@ -3,35 +3,53 @@
 
 There is no API server to install on this machine, so Lockstep's Kubernetes module is tested
 by running the real kubectl against this server. It implements only what kubectl needs for
-the commands Lockstep runs (see DESIGN.md, "Real servers"):
+the commands Lockstep runs (DESIGN.md, "Real servers"), and for those it must refuse what
+kube-apiserver refuses: a lenient stand-in proves nothing about a real cluster. Every rule
+below cites the kube-apiserver code or document it follows.
 
-- discovery: /version (minor 1.31, so the /usr/bin/kubectl dispatcher picks kubectl.1.31),
-  /api, /apis, /api/v1, /apis/apps/v1, /apis/authorization.k8s.io/v1 (legacy form);
-  /openapi/v2 and /openapi/v3 answer 404 (callers pass --validate=false);
-- apps/v1 deployments, v1 secrets and v1 configmaps: GET, LIST, POST, PUT, PATCH
-  (strategic-merge with Kubernetes' merge keys, merge patch, JSON patch), DELETE;
+- TLS (`--tls-dir`, a self-signed certificate for 127.0.0.1 made with openssl when absent)
+  with bearer tokens: kubectl sends kubeconfig credentials (a token, or one an exec plugin
+  prints) only over TLS. A request without a known token answers 401, as kube-apiserver with
+  `--anonymous-auth=false`; only /version, /healthz, /livez and /readyz are public (the
+  `system:public-info-viewer` role). Without `--tls-dir` the server speaks plain HTTP and
+  every request is user `lockstep` (kept for quick manual use; tests and the stack use TLS).
+- discovery: /version, /api, /apis, /api/v1, /apis/apps/v1, /apis/authorization.k8s.io/v1;
+  /openapi/v2|v3 answer 404 (callers pass --validate=false). The minor reported by /version
+  decides which `kubectl.1.N` the /usr/bin/kubectl dispatcher runs: a server URL with the
+  path prefix `/_as/1.N` (e.g. https://127.0.0.1:PORT/_as/1.28) reports 1.N, so one
+  stand-in serves every kubectl minor at once; `/_as/1.N,no-authz` also hides the
+  authorization.k8s.io API, as an API server without it would;
+- namespaces (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist at start;
+  others are created with POST /api/v1/namespaces), apps/v1 deployments, v1 secrets and
+  v1 configmaps: GET, LIST, POST, PUT, PATCH (strategic merge with Kubernetes' merge keys,
+  merge patch, JSON patch), DELETE, dryRun=All;
+- validation of every field Lockstep writes or reads (see `validate_*`), each rule with its
+  source in kube-apiserver: 422 Invalid with `details.causes`, as kubectl prints them;
 - LIST + WATCH (chunked JSON lines) with fieldSelector=metadata.name=X and resourceVersion,
   so `kubectl rollout status` works; sendInitialEvents is honoured too;
 - generation bumps on every spec change, resourceVersion on every change, 409 Conflict on a
   stale metadata.resourceVersion, Status objects in the Kubernetes format;
-- a simulated rollout after each spec change (two steps, `--rollout-delay-ms` apart, or the
-  deployment's `lockstep.test/rollout-delay-ms` annotation); annotation
-  `lockstep.test/stuck: "true"` makes a rollout never finish and
-  `lockstep.test/fail: "ProgressDeadlineExceeded"` makes it fail that way;
-- authorization: the user `lockstep-readonly` (`kubectl --as lockstep-readonly`; kubectl sends
-  kubeconfig tokens over TLS only, so there is no other way to be someone else over plain
-  HTTP) and the bearer token `lockstep-readonly-token` may only get/list/watch; deny rules
-  (state key "deny": [{"verb", "resource", "namespace"}], "*" matches all) answer 403;
-  SelfSubjectAccessReview answers from the same rules (`kubectl auth can-i`);
-- admin endpoints (no auth) under /_standin/: GET requests (every request line so far),
-  DELETE requests (clear), GET state, POST deny (append rules), DELETE deny (clear rules),
-  POST status-after-get ({"namespace", "name", "times"}: after each of the next `times` GETs
-  of that deployment, a status-only write bumps its resourceVersion, as the deployment
-  controller does while a rollout runs, so a writer that pinned the version it read meets a
-  real 409).
+- RBAC (allow rules: verbs, apiGroups, resources, resourceNames, namespaces) per user,
+  impersonation only with the `impersonate` verb on `users`, SelfSubjectAccessReview from the
+  same rules (`kubectl auth can-i`), and a deny list standing for a webhook authorizer's
+  "deny" decision;
+- rollouts as the deployment controller reports them, one phase per status write:
+  spec not yet observed, 0 of N updated, surge (1 updated, N+1 pods), old pods pending
+  termination, updated pods not yet available, complete. A test can hold a deployment's
+  rollouts and step them phase by phase, release them, or fail one with
+  ProgressDeadlineExceeded (POST /_standin/rollout); `spec.paused` stops a rollout after
+  the spec is observed, as the controller does. Unheld rollouts advance every
+  `--rollout-delay-ms`/5 (or the deployment's `lockstep.test/rollout-delay-ms`/5).
+
+Admin endpoints (no auth) under /_standin/: GET/DELETE requests (request log), GET state,
+POST/DELETE deny, POST users ({"name", "token"?, "rules"}), POST rollout
+({"namespace", "name", "action": hold|step|release|fail}), POST status-after-get
+({"namespace", "name", "times"}: after each of the next `times` GETs of that deployment, a
+status-only write bumps its resourceVersion, as the deployment controller does while a
+rollout runs, so a writer that pinned the version it read meets a real 409).
 
 State is written to --state (JSON) after every change so the demo can inspect it, and read
-back from it at start. Python 3 standard library only.
+back from it at start. Python 3 standard library only (and the openssl command for TLS).
 """
 
 import argparse
@@ -42,26 +60,55 @@ import os
 import re
 import select
 import socket
+import ssl
+import subprocess
 import sys
 import threading
 import time
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
-READONLY_USER = "lockstep-readonly"
-READONLY_TOKEN = "lockstep-readonly-token"
 USER = "lockstep"
+READONLY_USER = "lockstep-readonly"
+DEFAULT_MINOR = 31
+SUPPORTED_MINORS = range(27, 34)
+
+# The users every stand-in starts with: `lockstep` is bound to cluster-admin, the
+# read-only one to the built-in `view` role (get/list/watch).
+DEFAULT_USERS = {
+    USER: {"token": "lockstep-local-token",
+           "rules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]},
+    READONLY_USER: {"token": "lockstep-readonly-token",
+                    "rules": [{"verbs": ["get", "list", "watch"], "apiGroups": ["*"],
+                               "resources": ["*"]}]},
+}
 
 RESOURCES = {
-    # resource: (group, version, kind, namespaced, verbs)
-    "deployments": ("apps", "v1", "Deployment"),
-    "secrets": ("", "v1", "Secret"),
-    "configmaps": ("", "v1", "ConfigMap"),
+    # resource: (group, version, kind, namespaced)
+    "deployments": ("apps", "v1", "Deployment", True),
+    "secrets": ("", "v1", "Secret", True),
+    "configmaps": ("", "v1", "ConfigMap", True),
+    "namespaces": ("", "v1", "Namespace", False),
 }
-NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+INITIAL_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
+
+# apimachinery/pkg/util/validation/validation.go: IsDNS1123Label (≤ 63) and
+# IsDNS1123Subdomain (≤ 253).
+DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+DNS1123_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+# validation.go IsEnvVarName (kube ≤ 1.33): "a valid environment variable name must consist
+# of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit".
+ENV_VAR_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+# validation.go IsConfigMapKey (Secret and ConfigMap keys).
+CONFIG_KEY = re.compile(r"[-._a-zA-Z0-9]+")
+# validation.go IsQualifiedName / IsValidLabelValue (selector and template labels).
+QUALIFIED_NAME = re.compile(r"([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]")
+LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+# pkg/apis/core/validation: MaxSecretSize (1 MiB for all of data).
+MAX_SECRET_SIZE = 1024 * 1024
 
 # Strategic-merge keys of the fields Lockstep touches (from the Kubernetes API types).
 MERGE_KEYS = {
@@ -113,10 +160,301 @@ def qualified(resource):
     return f"{resource}.{group}" if group else resource
 
 
+def qualified_kind(resource):
+    group, _, kind, _ = RESOURCES[resource]
+    return f"{kind}.{group}" if group else kind
+
+
 def not_found(resource, name):
     return ApiError(
         404, "NotFound", f'{qualified(resource)} "{name}" not found',
         {"name": name, "group": RESOURCES[resource][0], "kind": resource})
+
+
+# ---------------------------------------------------------------------------------------
+# Validation: field errors as apimachinery/pkg/util/validation/field/errors.go words them.
+
+
+class FieldErrors:
+    def __init__(self):
+        self.causes = []
+
+    def add(self, reason, field, body):
+        self.causes.append({"reason": reason, "field": field, "message": body})
+
+    def required(self, field, detail=""):
+        self.add("FieldValueRequired", field, "Required value" + (f": {detail}" if detail else ""))
+
+    def invalid(self, field, value, detail):
+        shown = json.dumps(value) if isinstance(value, (str, int)) else repr(value)
+        self.add("FieldValueInvalid", field, f"Invalid value: {shown}: {detail}")
+
+    def forbidden(self, field, detail):
+        self.add("FieldValueForbidden", field, f"Forbidden: {detail}")
+
+    def duplicate(self, field, value):
+        self.add("FieldValueDuplicate", field, f"Duplicate value: {json.dumps(value)}")
+
+    def raise_if_any(self, resource, name):
+        """422 Invalid, as apimachinery/pkg/api/errors.NewInvalid builds it."""
+        if not self.causes:
+            return
+        messages = [f'{c["field"]}: {c["message"]}' for c in self.causes]
+        joined = messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
+        raise ApiError(
+            422, "Invalid", f'{qualified_kind(resource)} "{name}" is invalid: {joined}',
+            {"name": name, "group": RESOURCES[resource][0], "kind": RESOURCES[resource][2],
+             "causes": self.causes})
+
+
+def check_subdomain(errors, field, value):
+    """IsDNS1123Subdomain: object names of Secrets, ConfigMaps and Deployments
+    (ValidateSecretName, ValidateConfigMapName, apps ValidateDeploymentName)."""
+    if not isinstance(value, str) or len(value) > 253 or not DNS1123_SUBDOMAIN.fullmatch(value):
+        errors.invalid(field, value, "a lowercase RFC 1123 subdomain must consist of lower case "
+                       "alphanumeric characters, '-' or '.', and must start and end with an "
+                       "alphanumeric character (e.g. 'example.com', regex used for validation is "
+                       "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+
+
+def check_label(errors, field, value):
+    """IsDNS1123Label: namespace names (ValidateNamespaceName) and container names
+    (validateContainers: "containers[i].name")."""
+    if not isinstance(value, str) or len(value) > 63 or not DNS1123_LABEL.fullmatch(value):
+        errors.invalid(field, value, "a lowercase RFC 1123 label must consist of lower case "
+                       "alphanumeric characters or '-', and must start and end with an "
+                       "alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for "
+                       "validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
+
+
+def check_env_name(errors, field, value):
+    """core/validation ValidateEnv → IsEnvVarName (also envFrom[].prefix + key)."""
+    if not isinstance(value, str) or not ENV_VAR_NAME.fullmatch(value):
+        errors.invalid(field, value, "a valid environment variable name must consist of "
+                       "alphabetic characters, digits, '_', '-', or '.', and must not start with "
+                       "a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex "
+                       "used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')")
+
+
+def check_config_key(errors, field, value):
+    """IsConfigMapKey: keys of Secret and ConfigMap data, and secretKeyRef/configMapKeyRef
+    keys: at most 253 characters of [-._a-zA-Z0-9], not "." or "..", not starting with ".."."""
+    if (not isinstance(value, str) or len(value) > 253 or not CONFIG_KEY.fullmatch(value)
+            or value in (".", "..") or value.startswith("..")):
+        errors.invalid(field, value, "a valid config key must consist of alphanumeric "
+                       "characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
+                       "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')")
+
+
+def check_labels(errors, field, labels):
+    """ValidateLabels: qualified-name keys (optional DNS-1123 subdomain prefix), values ≤ 63."""
+    if labels is None:
+        return
+    if not isinstance(labels, dict):
+        errors.invalid(field, labels, "must be a map of strings")
+        return
+    for key, value in labels.items():
+        prefix, _, name = key.rpartition("/")
+        if (prefix and not DNS1123_SUBDOMAIN.fullmatch(prefix)) or len(name) > 63 \
+                or not QUALIFIED_NAME.fullmatch(name):
+            errors.invalid(field, key, "name part must consist of alphanumeric characters, '-', "
+                           "'_' or '.', and must start and end with an alphanumeric character")
+        if not isinstance(value, str) or len(value) > 63 or not LABEL_VALUE.fullmatch(value):
+            errors.invalid(f"{field}", value, "a valid label must be an empty string or consist "
+                           "of alphanumeric characters, '-', '_' or '.', and must start and end "
+                           "with an alphanumeric character")
+
+
+def validate_metadata(errors, resource, meta, namespace):
+    name = meta.get("name")
+    if not name:
+        errors.required("metadata.name", "name or generateName is required")
+    elif resource == "namespaces":
+        check_label(errors, "metadata.name", name)
+    else:
+        check_subdomain(errors, "metadata.name", name)
+    check_labels(errors, "metadata.labels", meta.get("labels"))
+    if meta.get("annotations") is not None and not isinstance(meta.get("annotations"), dict):
+        errors.invalid("metadata.annotations", meta.get("annotations"), "must be a map of strings")
+
+
+def validate_data_keys(errors, field, data):
+    """core/validation ValidateSecret / ValidateConfigMap: every key IsConfigMapKey."""
+    for key in data or {}:
+        check_config_key(errors, f"{field}[{key}]", key)
+
+
+def validate_secret(errors, obj, old=None):
+    """core/validation ValidateSecret and ValidateSecretUpdate."""
+    data = obj.get("data") or {}
+    if not isinstance(data, dict):
+        errors.invalid("data", data, "must be a map")
+        return
+    validate_data_keys(errors, "data", data)
+    total = 0
+    for key, value in data.items():
+        try:
+            total += len(base64.b64decode(value, validate=True))
+        except Exception:
+            errors.invalid(f"data[{key}]", "<value omitted>", "illegal base64 data")
+    if total > MAX_SECRET_SIZE:
+        errors.add("FieldValueTooLong", "data", f"Too long: must have at most {MAX_SECRET_SIZE} bytes")
+    kind = obj.get("type")
+    if kind == "kubernetes.io/basic-auth" and not ({"username", "password"} & set(data)):
+        errors.required("data[username]")
+    if kind == "kubernetes.io/tls":
+        for key in ("tls.crt", "tls.key"):
+            if key not in data:
+                errors.required(f"data[{key}]")
+    if old is None:
+        return
+    # ValidateSecretUpdate: "type" is immutable; a Secret made immutable keeps its data and
+    # stays immutable.
+    if obj.get("type") != old.get("type"):
+        errors.invalid("type", obj.get("type"), "field is immutable")
+    if old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            errors.forbidden("immutable", "field is immutable when `immutable` is set")
+        if (obj.get("data") or {}) != (old.get("data") or {}):
+            errors.forbidden("data", "field is immutable when `immutable` is set")
+
+
+def validate_configmap(errors, obj, old=None):
+    """core/validation ValidateConfigMap: keys of data and binaryData, not in both."""
+    data = obj.get("data") or {}
+    binary = obj.get("binaryData") or {}
+    validate_data_keys(errors, "data", data)
+    validate_data_keys(errors, "binaryData", binary)
+    for key in set(data) & set(binary):
+        errors.duplicate(f"data[{key}]", key)
+    if old is not None and old.get("immutable") is True:
+        if obj.get("immutable") is not True:
+            errors.forbidden("immutable", "field is immutable when `immutable` is set")
+        if data != (old.get("data") or {}) or binary != (old.get("binaryData") or {}):
+            errors.forbidden("data", "field is immutable when `immutable` is set")
+
+
+def validate_env(errors, field, env):
+    """core/validation validateEnv and validateEnvVarValueFrom."""
+    for i, var in enumerate(env or []):
+        path = f"{field}[{i}]"
+        if not isinstance(var, dict):
+            errors.invalid(path, var, "must be an object")
+            continue
+        if not var.get("name"):
+            errors.required(f"{path}.name")
+        else:
+            check_env_name(errors, f"{path}.name", var["name"])
+        source = var.get("valueFrom")
+        if source is None:
+            continue
+        kinds = [k for k in ("fieldRef", "resourceFieldRef", "configMapKeyRef", "secretKeyRef")
+                 if source.get(k) is not None]
+        if var.get("value"):
+            # validateEnvVarValueFrom: "may not be specified when `value` is not empty".
+            errors.invalid(f"{path}.valueFrom", "", "may not be specified when `value` is not empty")
+        if not kinds:
+            errors.invalid(f"{path}.valueFrom", "", "must specify one of: `fieldRef`, "
+                           "`resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`")
+        elif len(kinds) > 1:
+            errors.invalid(f"{path}.valueFrom", "", "may not have more than one field specified at a time")
+        for ref_kind in ("secretKeyRef", "configMapKeyRef"):
+            ref = source.get(ref_kind)
+            if ref is None:
+                continue
+            # validateSecretKeySelector / validateConfigMapKeySelector.
+            ref_path = f"{path}.valueFrom.{ref_kind}"
+            if not ref.get("name"):
+                errors.required(f"{ref_path}.name")
+            else:
+                check_subdomain(errors, f"{ref_path}.name", ref["name"])
+            if not ref.get("key"):
+                errors.required(f"{ref_path}.key")
+            else:
+                check_config_key(errors, f"{ref_path}.key", ref["key"])
+
+
+def validate_env_from(errors, field, sources):
+    """core/validation validateEnvFrom: one of configMapRef/secretRef, a valid name, and a
+    prefix that is itself a valid env var name."""
+    for i, source in enumerate(sources or []):
+        path = f"{field}[{i}]"
+        refs = [k for k in ("configMapRef", "secretRef") if source.get(k) is not None]
+        if len(refs) != 1:
+            errors.invalid(path, "", "must specify one of: `configMapRef` or `secretRef`")
+        for ref_kind in refs:
+            name = source[ref_kind].get("name")
+            if not name:
+                errors.required(f"{path}.{ref_kind}.name")
+            else:
+                check_subdomain(errors, f"{path}.{ref_kind}.name", name)
+        if source.get("prefix"):
+            check_env_name(errors, f"{path}.prefix", source["prefix"])
+
+
+def validate_deployment(errors, obj, old=None):
+    """apps/validation ValidateDeployment(Spec) and ValidateDeploymentUpdate, with the pod
+    template rules of core/validation ValidatePodTemplateSpec the fields Lockstep touches."""
+    spec = obj.get("spec") or {}
+    replicas = spec.get("replicas")
+    if not isinstance(replicas, int) or replicas < 0:
+        errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+    selector = spec.get("selector")
+    labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
+    check_labels(errors, "spec.template.metadata.labels", labels)
+    match_labels = (selector or {}).get("matchLabels") or {}
+    expressions = (selector or {}).get("matchExpressions") or []
+    if selector is None:
+        errors.required("spec.selector")
+    elif not match_labels and not expressions:
+        errors.invalid("spec.selector", selector, "empty selector is invalid for deployment")
+    else:
+        check_labels(errors, "spec.selector.matchLabels", match_labels)
+        # "`selector` does not match template `labels`".
+        if not selector_matches(match_labels, expressions, labels):
+            errors.invalid("spec.template.metadata.labels", labels,
+                           "`selector` does not match template `labels`")
+    if old is not None and (old.get("spec") or {}).get("selector") != selector:
+        # apps/v1: ValidateDeploymentUpdate, "field is immutable".
+        errors.invalid("spec.selector", selector, "field is immutable")
+    pod = (spec.get("template") or {}).get("spec") or {}
+    containers = pod.get("containers") or []
+    if not containers:
+        errors.required("spec.template.spec.containers")
+    seen = set()
+    for i, container in enumerate(containers):
+        path = f"spec.template.spec.containers[{i}]"
+        name = container.get("name")
+        if not name:
+            errors.required(f"{path}.name")
+        else:
+            check_label(errors, f"{path}.name", name)
+            if name in seen:
+                errors.duplicate(f"{path}.name", name)
+            seen.add(name)
+        # validateContainers: "image: Required value" (pod templates of workloads).
+        if not str(container.get("image") or "").strip():
+            errors.required(f"{path}.image")
+        validate_env(errors, f"{path}.env", container.get("env"))
+        validate_env_from(errors, f"{path}.envFrom", container.get("envFrom"))
+
+
+def selector_matches(match_labels, expressions, labels):
+    for key, value in match_labels.items():
+        if labels.get(key) != value:
+            return False
+    for expression in expressions:
+        key, operator = expression.get("key"), expression.get("operator")
+        values = expression.get("values") or []
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------
@@ -278,6 +616,32 @@ def json_patch(document, operations):
 # The store
 
 
+def rule_allows(rule, verb, group, resource, namespace, name):
+    """One RBAC PolicyRule (plugin/pkg/auth/authorizer/rbac/rbac.go RuleAllows), bound
+    cluster-wide (no "namespaces") or by RoleBindings in the listed namespaces. A rule with
+    resourceNames never allows a request without a name (create, or list/watch without a
+    metadata.name field selector), as in RBAC."""
+    def matches(values, value):
+        return "*" in values or value in values
+    if not matches(rule.get("verbs", []), verb):
+        return False
+    if not matches(rule.get("apiGroups", ["*"]), group):
+        return False
+    if not matches(rule.get("resources", []), resource):
+        return False
+    names = rule.get("resourceNames") or []
+    if names and name not in names:
+        return False
+    scopes = rule.get("namespaces")
+    if scopes is not None and namespace not in scopes:
+        return False
+    return True
+
+
+# The phases of a rollout, in the order the deployment controller reports them.
+PHASES = ["pending", "observed", "surge", "terminating", "unavailable", "complete"]
+
+
 class Store:
     def __init__(self, path, rollout_delay_ms):
         self.path = path
@@ -286,7 +650,10 @@ class Store:
         self.rv = 1
         self.objects = {r: {} for r in RESOURCES}  # resource -> "ns/name" -> object
         self.deny = []
+        self.users = copy.deepcopy(DEFAULT_USERS)
         self.status_after_get = {}  # "ns/name" -> GETs still to be followed by a status write
+        self.held = set()  # "ns/name" of deployments whose rollouts advance only when told
+        self.rollouts = {}  # "ns/name" -> {"generation", "phase", "failed"}
         self.events = []  # (rv, resource, namespace, type, object)
         self.requests = []
         if path and os.path.exists(path):
@@ -296,11 +663,24 @@ class Store:
             for r in RESOURCES:
                 self.objects[r] = saved.get("objects", {}).get(r, {})
             self.deny = saved.get("deny", [])
+            self.users.update(saved.get("users", {}))
+        for namespace in INITIAL_NAMESPACES:
+            if f"/{namespace}" not in self.objects["namespaces"]:
+                self.objects["namespaces"][f"/{namespace}"] = self.namespace_object(namespace)
+
+    def namespace_object(self, name):
+        return {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": name, "uid": str(uuid.uuid4()),
+                             "resourceVersion": self.next_rv(),
+                             "creationTimestamp": now_rfc3339(),
+                             "labels": {"kubernetes.io/metadata.name": name}},
+                "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}
 
     def save(self):
         if not self.path:
             return
-        data = {"resourceVersion": self.rv, "objects": self.objects, "deny": self.deny}
+        data = {"resourceVersion": self.rv, "objects": self.objects, "deny": self.deny,
+                "users": self.users}
         temp = f"{self.path}.{os.getpid()}.tmp"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -320,22 +700,35 @@ class Store:
         self.save()
         self.lock.notify_all()
 
-    # -- authorization
+    # -- authentication and authorization
 
-    def allowed(self, token, verb, resource, namespace):
-        if token in (READONLY_USER, READONLY_TOKEN) and verb not in ("get", "list", "watch"):
-            return False
+    def user_for_token(self, token):
+        for name, entry in self.users.items():
+            if entry.get("token") and entry["token"] == token:
+                return name
+        return None
+
+    def allowed(self, user, verb, group, resource, namespace, name):
+        """The authorizer chain: a webhook that may deny (the deny list), then RBAC."""
         for rule in self.deny:
             if (rule.get("verb", "*") in ("*", verb)
                     and rule.get("resource", "*") in ("*", resource)
-                    and rule.get("namespace", "*") in ("*", namespace)):
+                    and rule.get("namespace", "*") in ("*", namespace or "*")):
                 return False
-        return True
+        entry = self.users.get(user)
+        if entry is None:
+            return False
+        return any(rule_allows(rule, verb, group, resource, namespace, name)
+                   for rule in entry.get("rules", []))
 
     # -- objects
 
+    @staticmethod
+    def key(namespace, name):
+        return f"{namespace or ''}/{name}"
+
     def get(self, resource, namespace, name):
-        obj = self.objects[resource].get(f"{namespace}/{name}")
+        obj = self.objects[resource].get(self.key(namespace, name))
         if obj is None:
             raise not_found(resource, name)
         return copy.deepcopy(obj)
@@ -351,24 +744,24 @@ class Store:
             items.append(copy.deepcopy(self.objects[resource][key]))
         return items
 
+    def require_namespace(self, namespace):
+        """NamespaceLifecycle admission: objects are created only in a namespace that exists."""
+        if f"/{namespace}" not in self.objects["namespaces"]:
+            raise ApiError(404, "NotFound", f'namespaces "{namespace}" not found',
+                           {"name": namespace, "kind": "namespaces"})
+
     def normalise(self, resource, obj):
-        group, version, kind = RESOURCES[resource]
+        """Defaulting (pkg/apis/*/v1/defaults.go) for the fields Lockstep reads."""
+        group, version, kind, _ = RESOURCES[resource]
         obj["apiVersion"] = f"{group}/{version}" if group else version
         obj["kind"] = kind
         if resource == "secrets":
             data = obj.get("data") or {}
-            for key, value in (obj.pop("stringData", None) or {}).items():
-                data[key] = base64.b64encode(str(value).encode()).decode()
-            for key, value in data.items():
-                try:
-                    base64.b64decode(value, validate=True)
-                except Exception:
-                    raise ApiError(
-                        422, "Invalid",
-                        f'Secret "{obj["metadata"].get("name")}" is invalid: data[{key}]: '
-                        "Invalid value: illegal base64 data")
+            if isinstance(data, dict):
+                for key, value in (obj.pop("stringData", None) or {}).items():
+                    data[key] = base64.b64encode(str(value).encode()).decode()
             obj["data"] = data
-            obj.setdefault("type", "Opaque")
+            obj["type"] = obj.get("type") or "Opaque"  # SetDefaults_Secret
         if resource == "deployments":
             spec = obj.setdefault("spec", {})
             spec.setdefault("replicas", 1)
@@ -380,42 +773,54 @@ class Store:
             template.setdefault("metadata", {})
             pod = template.setdefault("spec", {})
             pod.setdefault("containers", [])
-            for container in pod.get("containers", []):
-                if not container.get("name"):
-                    raise ApiError(422, "Invalid", f'Deployment.apps "{obj["metadata"].get("name")}" '
-                                   "is invalid: spec.template.spec.containers[0].name: Required value")
         return obj
 
+    def validate(self, resource, obj, old=None):
+        errors = FieldErrors()
+        meta = obj.get("metadata") or {}
+        validate_metadata(errors, resource, meta, meta.get("namespace"))
+        if resource == "secrets":
+            validate_secret(errors, obj, old)
+        elif resource == "configmaps":
+            validate_configmap(errors, obj, old)
+        elif resource == "deployments":
+            validate_deployment(errors, obj, old)
+        errors.raise_if_any(resource, meta.get("name") or "")
+
     def create(self, resource, namespace, obj, dry_run=False):
+        if not isinstance(obj, dict):
+            raise ApiError(400, "BadRequest", "the body of the request is not an object")
         meta = obj.setdefault("metadata", {})
         name = meta.get("name")
         if not name and meta.get("generateName"):
             name = meta["generateName"] + uuid.uuid4().hex[:5]
             meta["name"] = name
-        if not name:
-            raise ApiError(422, "Invalid", f"{RESOURCES[resource][2]} is invalid: metadata.name: Required value")
         if meta.get("namespace", namespace) != namespace:
             raise ApiError(400, "BadRequest", "the namespace of the provided object does not match "
                            "the namespace sent on the request")
-        if not NAME.fullmatch(name) or len(name) > 253:
-            raise ApiError(
-                422, "Invalid",
-                f'{RESOURCES[resource][2]} "{name}" is invalid: metadata.name: Invalid value: '
-                f'"{name}": a lowercase RFC 1123 subdomain must consist of lower case '
-                "alphanumeric characters, '-' or '.'",
-                {"name": name, "group": RESOURCES[resource][0], "kind": RESOURCES[resource][2]})
-        key = f"{namespace}/{name}"
+        if meta.get("resourceVersion"):
+            # apiserver/pkg/registry/rest/create.go BeforeCreate.
+            raise ApiError(500, "InternalError",
+                           "resourceVersion should not be set on objects to be created")
+        if namespace is not None:
+            self.require_namespace(namespace)
+        obj = self.normalise(resource, obj)
+        self.validate(resource, obj)
+        key = self.key(namespace, name)
         if key in self.objects[resource]:
             raise ApiError(409, "AlreadyExists", f'{qualified(resource)} "{name}" already exists',
                            {"name": name, "group": RESOURCES[resource][0], "kind": resource})
-        obj = self.normalise(resource, obj)
-        meta["namespace"] = namespace
+        if namespace is not None:
+            meta["namespace"] = namespace
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
-        meta.pop("resourceVersion", None)
         if resource == "deployments":
             meta["generation"] = 1
             obj["status"] = {}
+        if resource == "namespaces":
+            meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = name
+            obj["spec"] = {"finalizers": ["kubernetes"]}
+            obj["status"] = {"phase": "Active"}
         if dry_run:
             meta["resourceVersion"] = str(self.rv)
             return obj
@@ -423,12 +828,14 @@ class Store:
         self.objects[resource][key] = obj
         self.record(resource, namespace, "ADDED", obj)
         if resource == "deployments":
-            self.schedule_rollout(namespace, name, 1)
+            self.start_rollout(namespace, name, 1)
         return copy.deepcopy(obj)
 
     def update(self, resource, namespace, name, new, dry_run=False, subresource=None):
         """Stores `new` in place of the current object (PUT and the result of PATCH)."""
         current = self.get(resource, namespace, name)
+        if not isinstance(new, dict):
+            raise ApiError(400, "BadRequest", "the body of the request is not an object")
         meta = new.setdefault("metadata", {})
         sent_rv = meta.get("resourceVersion")
         if sent_rv and sent_rv != current["metadata"]["resourceVersion"]:
@@ -452,17 +859,17 @@ class Store:
             if new.get("spec") != current.get("spec"):
                 generation += 1
             meta["generation"] = generation
+        self.validate(resource, new, current)
         meta["resourceVersion"] = current["metadata"]["resourceVersion"]
         if new == current:
             return current  # A no-op changes nothing, as in Kubernetes.
         if dry_run:
-            meta["resourceVersion"] = current["metadata"]["resourceVersion"]
             return new
         meta["resourceVersion"] = self.next_rv()
-        self.objects[resource][f"{namespace}/{name}"] = new
+        self.objects[resource][self.key(namespace, name)] = new
         self.record(resource, namespace, "MODIFIED", new)
         if resource == "deployments" and meta["generation"] != current["metadata"].get("generation"):
-            self.schedule_rollout(namespace, name, meta["generation"])
+            self.start_rollout(namespace, name, meta["generation"])
         return copy.deepcopy(new)
 
     def touch_status_after_get(self, namespace, name):
@@ -479,63 +886,156 @@ class Store:
 
     def delete(self, resource, namespace, name):
         obj = self.get(resource, namespace, name)
-        del self.objects[resource][f"{namespace}/{name}"]
+        del self.objects[resource][self.key(namespace, name)]
         obj["metadata"]["resourceVersion"] = self.next_rv()
         self.record(resource, namespace, "DELETED", obj)
+        if resource == "namespaces":
+            # The namespace controller deletes everything in it.
+            for other in ("deployments", "secrets", "configmaps"):
+                for key in [k for k in self.objects[other] if k.startswith(f"{name}/")]:
+                    del self.objects[other][key]
+            self.save()
         return obj
 
-    # -- the simulated rollout
+    # -- rollouts, as the deployment controller reports them
 
-    def schedule_rollout(self, namespace, name, generation):
-        obj = self.objects["deployments"].get(f"{namespace}/{name}")
+    def start_rollout(self, namespace, name, generation):
+        """A new spec generation: the controller will observe it, then roll it out."""
+        key = f"{namespace}/{name}"
+        self.rollouts[key] = {"generation": generation, "phase": 0, "failed": False}
+        if key not in self.held:
+            self.schedule_step(namespace, name, generation)
+
+    def step_delay(self, obj):
         annotations = obj["metadata"].get("annotations") or {}
         delay = self.rollout_delay
         if "lockstep.test/rollout-delay-ms" in annotations:
             delay = int(annotations["lockstep.test/rollout-delay-ms"]) / 1000.0
-        stuck = annotations.get("lockstep.test/stuck") == "true"
-        fail = annotations.get("lockstep.test/fail")
+        return delay / (len(PHASES) - 1)
 
-        def step(phase):
+    def schedule_step(self, namespace, name, generation):
+        obj = self.objects["deployments"].get(f"{namespace}/{name}")
+        if obj is None:
+            return
+
+        def step():
             with self.lock:
-                current = self.objects["deployments"].get(f"{namespace}/{name}")
-                if current is None or current["metadata"].get("generation") != generation:
+                key = f"{namespace}/{name}"
+                rollout = self.rollouts.get(key)
+                if (rollout is None or rollout["generation"] != generation or key in self.held
+                        or rollout["failed"]):
                     return
-                replicas = current["spec"].get("replicas", 1)
-                status = current.setdefault("status", {})
-                status["observedGeneration"] = generation
-                status["replicas"] = replicas
-                stamp = now_rfc3339()
-                if phase == 1 or stuck:
-                    status["updatedReplicas"] = 0
-                    status["readyReplicas"] = replicas
-                    status["availableReplicas"] = replicas
-                    progressing = {"type": "Progressing", "status": "True",
-                                   "reason": "ReplicaSetUpdated",
-                                   "message": f'ReplicaSet "{name}" is progressing.'}
-                    if fail == "ProgressDeadlineExceeded":
-                        progressing = {"type": "Progressing", "status": "False",
-                                       "reason": "ProgressDeadlineExceeded",
-                                       "message": f'ReplicaSet "{name}" has timed out progressing.'}
-                else:
-                    status["updatedReplicas"] = replicas
-                    status["readyReplicas"] = replicas
-                    status["availableReplicas"] = replicas
-                    progressing = {"type": "Progressing", "status": "True",
-                                   "reason": "NewReplicaSetAvailable",
-                                   "message": f'ReplicaSet "{name}" has successfully progressed.'}
-                available = {"type": "Available", "status": "True",
-                             "reason": "MinimumReplicasAvailable",
-                             "message": "Deployment has minimum availability."}
-                for condition in (available, progressing):
-                    condition["lastUpdateTime"] = stamp
-                    condition["lastTransitionTime"] = stamp
-                status["conditions"] = [available, progressing]
-                current["metadata"]["resourceVersion"] = self.next_rv()
-                self.record("deployments", namespace, "MODIFIED", current)
-            if phase == 1 and not stuck and fail is None:
-                threading.Timer(delay / 2, step, args=(2,)).start()
+                if self.advance(namespace, name):
+                    self.schedule_step(namespace, name, generation)
 
-        threading.Timer(delay / 2, step, args=(1,)).start()
+        timer = threading.Timer(self.step_delay(obj), step)
+        timer.daemon = True
+        timer.start()
+
+    def advance(self, namespace, name):
+        """Moves the rollout one phase on (one status write); False when it cannot move:
+        complete, failed, or a paused deployment whose spec has been observed. Caller holds
+        the lock."""
+        key = f"{namespace}/{name}"
+        current = self.objects["deployments"].get(key)
+        rollout = self.rollouts.get(key)
+        if current is None or rollout is None or rollout["failed"]:
+            return False
+        if rollout["phase"] >= len(PHASES) - 1:
+            return False
+        paused = current["spec"].get("paused") is True
+        if paused and rollout["phase"] >= 1:
+            return False  # A paused deployment is observed, never rolled out.
+        rollout["phase"] += 1
+        replicas = current["spec"].get("replicas", 1)
+        phase = PHASES[rollout["phase"]] if replicas > 0 else "complete"
+        if replicas == 0:
+            rollout["phase"] = len(PHASES) - 1
+        self.write_status(current, rollout["generation"], phase, replicas)
+        current["metadata"]["resourceVersion"] = self.next_rv()
+        self.record("deployments", namespace, "MODIFIED", current)
+        return rollout["phase"] < len(PHASES) - 1 and not (paused and rollout["phase"] >= 1)
+
+    @staticmethod
+    def write_status(current, generation, phase, replicas):
+        name = current["metadata"]["name"]
+        status = current.setdefault("status", {})
+        status["observedGeneration"] = generation
+        # (replicas, updated, available) per phase, for maxSurge 1 (kubectl's
+        # DeploymentStatusViewer turns each into its own "Waiting for …" line).
+        replicas_by_phase = {
+            "observed": (replicas, 0, replicas),
+            "surge": (replicas + 1, 1, replicas),
+            "terminating": (replicas + 1, replicas, replicas),
+            "unavailable": (replicas, replicas, replicas - 1),
+            "complete": (replicas, replicas, replicas),
+        }
+        total, updated, available = replicas_by_phase[phase]
+        status["replicas"] = total
+        status["updatedReplicas"] = updated
+        status["readyReplicas"] = available
+        status["availableReplicas"] = available
+        status["unavailableReplicas"] = max(0, total - available)
+        stamp = now_rfc3339()
+        if phase == "complete":
+            progressing = {"type": "Progressing", "status": "True",
+                           "reason": "NewReplicaSetAvailable",
+                           "message": f'ReplicaSet "{name}" has successfully progressed.'}
+        elif current["spec"].get("paused") is True:
+            progressing = {"type": "Progressing", "status": "Unknown",
+                           "reason": "DeploymentPaused", "message": "Deployment is paused"}
+        else:
+            progressing = {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+                           "message": f'ReplicaSet "{name}" is progressing.'}
+        available_condition = {"type": "Available", "status": "True",
+                               "reason": "MinimumReplicasAvailable",
+                               "message": "Deployment has minimum availability."}
+        for condition in (available_condition, progressing):
+            condition["lastUpdateTime"] = stamp
+            condition["lastTransitionTime"] = stamp
+        status["conditions"] = [available_condition, progressing]
+
+    def fail_rollout(self, namespace, name):
+        """progressDeadlineSeconds passed without progress: Progressing=False with reason
+        ProgressDeadlineExceeded (deploymentutil.TimedOutReason). Caller holds the lock."""
+        key = f"{namespace}/{name}"
+        current = self.objects["deployments"].get(key)
+        rollout = self.rollouts.get(key)
+        if current is None or rollout is None:
+            raise not_found("deployments", name)
+        if rollout["phase"] == 0:
+            self.advance(namespace, name)
+        rollout["failed"] = True
+        status = current.setdefault("status", {})
+        stamp = now_rfc3339()
+        conditions = [c for c in status.get("conditions", []) if c.get("type") != "Progressing"]
+        conditions.append({"type": "Progressing", "status": "False",
+                           "reason": "ProgressDeadlineExceeded",
+                           "message": f'ReplicaSet "{name}" has timed out progressing.',
+                           "lastUpdateTime": stamp, "lastTransitionTime": stamp})
+        status["conditions"] = conditions
+        current["metadata"]["resourceVersion"] = self.next_rv()
+        self.record("deployments", namespace, "MODIFIED", current)
+
+    def rollout_action(self, namespace, name, action):
+        key = f"{namespace}/{name}"
+        if action == "hold":
+            self.held.add(key)
+        elif action == "release":
+            self.held.discard(key)
+            rollout = self.rollouts.get(key)
+            if rollout is not None:
+                self.schedule_step(namespace, name, rollout["generation"])
+        elif action == "step":
+            if not self.advance(namespace, name) and key not in self.rollouts:
+                raise not_found("deployments", name)
+        elif action == "fail":
+            self.fail_rollout(namespace, name)
+        else:
+            raise ApiError(400, "BadRequest", f"unknown rollout action {action!r}")
+        rollout = self.rollouts.get(key) or {"phase": 0, "generation": 0, "failed": False}
+        return {"held": key in self.held, "phase": PHASES[rollout["phase"]],
+                "generation": rollout["generation"], "failed": rollout["failed"]}
 
 
 # ---------------------------------------------------------------------------------------
@@ -545,10 +1045,12 @@ class Store:
 def api_resource_list(group_version, resources):
     entries = []
     for name in resources:
-        group, version, kind = RESOURCES[name]
+        group, version, kind, namespaced = RESOURCES[name]
         entries.append({
-            "name": name, "singularName": kind.lower(), "namespaced": True, "kind": kind,
-            "verbs": VERBS, "shortNames": {"deployments": ["deploy"], "configmaps": ["cm"]}.get(name, []),
+            "name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
+            "verbs": VERBS,
+            "shortNames": {"deployments": ["deploy"], "configmaps": ["cm"],
+                           "namespaces": ["ns"]}.get(name, []),
             "categories": ["all"] if name == "deployments" else [],
         })
         if name == "deployments":
@@ -563,27 +1065,87 @@ def api_resource_list(group_version, resources):
             "resources": entries}
 
 
-DISCOVERY = {
-    "/api": {"kind": "APIVersions", "versions": ["v1"],
-             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
-    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": [
-        {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-         "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
-        {"name": "authorization.k8s.io",
-         "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
-         "preferredVersion": {"groupVersion": "authorization.k8s.io/v1", "version": "v1"}},
-    ]},
-    "/api/v1": api_resource_list("v1", ["secrets", "configmaps"]),
-    "/apis/apps/v1": api_resource_list("apps/v1", ["deployments"]),
-    "/apis/authorization.k8s.io/v1": {
-        "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1",
-        "resources": [{"name": "selfsubjectaccessreviews", "singularName": "selfsubjectaccessreview",
-                       "namespaced": False, "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]},
-    "/version": {"major": "1", "minor": "31", "gitVersion": "v1.31.0-lockstep-standin",
-                 "gitCommit": "0000000000000000000000000000000000000000", "gitTreeState": "clean",
-                 "buildDate": "2024-08-13T00:00:00Z", "goVersion": "go1.22.5", "compiler": "gc",
-                 "platform": "linux/amd64"},
-}
+def discovery(minor, authz):
+    """The discovery documents of a server of version 1.`minor`, with or without the
+    authorization.k8s.io API."""
+    groups = [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
+               "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]
+    documents = {
+        "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
+        "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups},
+        "/api/v1": api_resource_list("v1", ["namespaces", "secrets", "configmaps"]),
+        "/apis/apps/v1": api_resource_list("apps/v1", ["deployments"]),
+        "/version": {"major": "1", "minor": str(minor),
+                     "gitVersion": f"v1.{minor}.0-lockstep-standin",
+                     "gitCommit": "0000000000000000000000000000000000000000",
+                     "gitTreeState": "clean", "buildDate": "2024-08-13T00:00:00Z",
+                     "goVersion": "go1.22.5", "compiler": "gc", "platform": "linux/amd64"},
+    }
+    if authz:
+        groups.append({"name": "authorization.k8s.io",
+                       "versions": [{"groupVersion": "authorization.k8s.io/v1", "version": "v1"}],
+                       "preferredVersion": {"groupVersion": "authorization.k8s.io/v1",
+                                            "version": "v1"}})
+        documents["/apis/authorization.k8s.io/v1"] = {
+            "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1",
+            "resources": [{"name": "selfsubjectaccessreviews",
+                           "singularName": "selfsubjectaccessreview", "namespaced": False,
+                           "kind": "SelfSubjectAccessReview", "verbs": ["create"]}]}
+    return documents
+
+
+PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
+
+
+def protobuf_fields(data):
+    """The length-delimited fields of one protobuf message: {number: [bytes, …]}."""
+    fields, i = {}, 0
+
+    def varint():
+        nonlocal i
+        value, shift = 0, 0
+        while True:
+            byte = data[i]
+            i += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                return value
+
+    while i < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            varint()
+        elif wire == 2:
+            length = varint()
+            fields.setdefault(number, []).append(data[i:i + length])
+            i += length
+        elif wire == 1:
+            i += 8
+        elif wire == 5:
+            i += 4
+        else:
+            raise ApiError(400, "BadRequest", "unsupported protobuf wire type")
+    return fields
+
+
+def access_review_from_protobuf(body):
+    """kubectl ≥ 1.32 sends SelfSubjectAccessReview as protobuf (`k8s\\0` + runtime.Unknown
+    whose `raw` is the review: spec=2 → resourceAttributes=1 → namespace=1, verb=2, group=3,
+    version=4, resource=5, subresource=6, name=7; k8s.io/api/authorization/v1/generated.proto)."""
+    if not body.startswith(b"k8s\x00"):
+        raise ApiError(400, "BadRequest", "not a Kubernetes protobuf message")
+    raw = protobuf_fields(body[4:]).get(2, [b""])[0]
+    spec = protobuf_fields(raw).get(2, [b""])[0]
+    attributes = protobuf_fields(spec).get(1, [b""])[0]
+    fields = protobuf_fields(attributes)
+    names = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource",
+             6: "subresource", 7: "name"}
+    return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+            "metadata": {}, "spec": {"resourceAttributes": {
+                names[n]: v[0].decode() for n, v in fields.items() if n in names}}}
 
 
 def table(resource, items):
@@ -592,6 +1154,8 @@ def table(resource, items):
         columns = ["Name", "Ready", "Up-to-date", "Available", "Age"]
     elif resource == "secrets":
         columns = ["Name", "Type", "Data", "Age"]
+    elif resource == "namespaces":
+        columns = ["Name", "Status", "Age"]
     else:
         columns = ["Name", "Data", "Age"]
     rows = []
@@ -603,6 +1167,8 @@ def table(resource, items):
                      st.get("updatedReplicas", 0), st.get("availableReplicas", 0), "1m"]
         elif resource == "secrets":
             cells = [name, item.get("type", "Opaque"), len(item.get("data") or {}), "1m"]
+        elif resource == "namespaces":
+            cells = [name, (item.get("status") or {}).get("phase", "Active"), "1m"]
         else:
             cells = [name, len(item.get("data") or {}), "1m"]
         rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata",
@@ -622,10 +1188,21 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "lockstep-k8s-standin"
     store: Store = None
+    tls = False
+    default_minor = DEFAULT_MINOR
 
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if isinstance(self.connection, ssl.SSLSocket):
+            # The handshake runs here, on the connection's own thread, not in accept().
+            self.connection.do_handshake()
+
+    def handle(self):
+        try:
+            super().handle()
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError):
+            pass
 
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (now_rfc3339(), fmt % args))
@@ -670,26 +1247,49 @@ class Handler(BaseHTTPRequestHandler):
     def do_DELETE(self):
         self.dispatch()
 
+    def server_options(self, path):
+        """`/_as/1.N[,no-authz]/rest…`: a server of version 1.N (and without the
+        authorization API); the rest of the path is the API path."""
+        minor, authz = self.default_minor, True
+        if path.startswith("/_as/"):
+            options, _, rest = path[len("/_as/"):].partition("/")
+            for option in options.split(","):
+                if option == "no-authz":
+                    authz = False
+                elif re.fullmatch(r"1\.\d+", option) and int(option[2:]) in SUPPORTED_MINORS:
+                    minor = int(option[2:])
+                else:
+                    raise ApiError(404, "NotFound", f"unknown stand-in option {option!r}")
+            path = "/" + rest
+        return minor, authz, path.rstrip("/") or "/"
+
     def dispatch(self):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
-        path = url.path.rstrip("/") or "/"
         body = self.read_body()
-        if not path.startswith("/_standin"):
-            with self.store.lock:
-                self.store.requests.append({"method": self.command, "path": self.path,
-                                            "userAgent": self.headers.get("User-Agent", "")})
         try:
-            if path.startswith("/_standin"):
-                return self.admin(path, body)
-            if path in DISCOVERY:
-                return self.send_json(200, DISCOVERY[path])
+            if url.path.startswith("/_standin"):
+                return self.admin(url.path.rstrip("/"), query, body)
+            minor, authz, path = self.server_options(url.path)
+            with self.store.lock:
+                self.store.requests.append({
+                    "method": self.command,
+                    "path": path + (f"?{url.query}" if url.query else ""),
+                    "userAgent": self.headers.get("User-Agent", "")})
+            documents = discovery(minor, authz)
+            if path in PUBLIC_PATHS:
+                if path == "/version":
+                    return self.send_json(200, documents["/version"])
+                return self.send_text(200, "ok")
+            user = self.authenticate()
+            if path in documents:
+                return self.send_json(200, documents[path])
             if path.startswith("/openapi"):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            token = self.token()
-            if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and self.command == "POST":
-                return self.access_review(token, body)
-            return self.resource(path, query, token, body)
+            if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and authz \
+                    and self.command == "POST":
+                return self.access_review(user, body)
+            return self.resource(path, query, user, body)
         except ApiError as error:
             self.send_json(error.code, error.body)
         except (BrokenPipeError, ConnectionResetError):
@@ -697,17 +1297,45 @@ class Handler(BaseHTTPRequestHandler):
         except json.JSONDecodeError as error:
             self.send_json(400, status_body(400, "BadRequest", f"the request body is not JSON: {error}"))
 
-    def token(self):
-        """Who is asking. kubectl sends kubeconfig credentials over TLS only, so over this plain
-        HTTP endpoint everyone is the same user; `kubectl --as lockstep-readonly` (the
-        Impersonate-User header) is the read-only one."""
-        user = self.headers.get("Impersonate-User", "")
-        if user == READONLY_USER:
-            return READONLY_USER
-        auth = self.headers.get("Authorization", "")
-        return auth[7:].strip() if auth.startswith("Bearer ") else USER
+    def send_text(self, code, text):
+        data = text.encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-    def admin(self, path, body):
+    def authenticate(self):
+        """Who is asking: the bearer token's user (401 without one, as with
+        --anonymous-auth=false), then impersonation, which needs the `impersonate` verb on
+        `users` (apiserver/pkg/endpoints/filters/impersonation.go)."""
+        store = self.store
+        if not self.tls:
+            user = USER  # Plain HTTP: kubectl sends no credentials; see the module doc.
+        else:
+            auth = self.headers.get("Authorization", "")
+            token = auth[7:].strip() if auth.startswith("Bearer ") else ""
+            with store.lock:
+                user = store.user_for_token(token) if token else None
+            if user is None:
+                raise ApiError(401, "Unauthorized", "Unauthorized")
+        target = self.headers.get("Impersonate-User")
+        if target:
+            with store.lock:
+                allowed = store.allowed(user, "impersonate", "", "users", None, target)
+            if not allowed:
+                raise ApiError(
+                    403, "Forbidden",
+                    f'users "{target}" is forbidden: User "{user}" cannot impersonate resource '
+                    '"users" in API group "" at the cluster scope',
+                    {"name": target, "kind": "users"})
+            user = target
+        if self.headers.get("Impersonate-Group"):
+            raise ApiError(403, "Forbidden", f'groups is forbidden: User "{user}" cannot '
+                           'impersonate resource "groups" in API group "" at the cluster scope')
+        return user
+
+    def admin(self, path, query, body):
         store = self.store
         with store.lock:
             if path == "/_standin/requests" and self.command == "GET":
@@ -717,33 +1345,50 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, {})
             if path == "/_standin/state":
                 return self.send_json(200, {"resourceVersion": store.rv, "objects": store.objects,
-                                            "deny": store.deny})
+                                            "deny": store.deny, "users": store.users})
             if path == "/_standin/deny" and self.command == "POST":
                 store.deny.extend(json.loads(body or b"[]"))
                 store.save()
                 return self.send_json(200, store.deny)
+            if path == "/_standin/deny" and self.command == "DELETE":
+                store.deny.clear()
+                store.save()
+                return self.send_json(200, [])
+            if path == "/_standin/users" and self.command == "POST":
+                entry = json.loads(body or b"{}")
+                store.users[entry["name"]] = {"token": entry.get("token"),
+                                              "rules": entry.get("rules", [])}
+                store.save()
+                return self.send_json(200, store.users[entry["name"]])
             if path == "/_standin/status-after-get" and self.command == "POST":
                 rule = json.loads(body or b"{}")
                 key = f'{rule["namespace"]}/{rule["name"]}'
                 store.status_after_get[key] = int(rule.get("times", 1))
                 return self.send_json(200, {key: store.status_after_get[key]})
-            if path == "/_standin/deny" and self.command == "DELETE":
-                store.deny.clear()
-                store.save()
-                return self.send_json(200, [])
+            if path == "/_standin/rollout" and self.command == "POST":
+                rule = json.loads(body or b"{}")
+                return self.send_json(200, store.rollout_action(
+                    rule["namespace"], rule["name"], rule["action"]))
         raise ApiError(404, "NotFound", "unknown admin endpoint")
 
-    def access_review(self, token, body):
-        review = json.loads(body or b"{}")
+    def access_review(self, user, body):
+        if self.headers.get("Content-Type", "").startswith("application/vnd.kubernetes.protobuf"):
+            review = access_review_from_protobuf(body)
+        else:
+            review = json.loads(body or b"{}")
         attributes = review.get("spec", {}).get("resourceAttributes", {})
         verb = attributes.get("verb", "")
         resource = attributes.get("resource", "")
-        namespace = attributes.get("namespace", "") or "*"
+        if attributes.get("subresource"):
+            resource += "/" + attributes["subresource"]
+        group = attributes.get("group", "")
+        namespace = attributes.get("namespace") or None
+        name = attributes.get("name") or None
         with self.store.lock:
-            allowed = resource in RESOURCES and self.store.allowed(token, verb, resource, namespace)
+            allowed = self.store.allowed(user, verb, group, resource, namespace, name)
         review["status"] = {"allowed": allowed}
         if not allowed:
-            review["status"]["reason"] = "denied by the stand-in's rules"
+            review["status"]["reason"] = "no RBAC rule allows it"
         review.setdefault("apiVersion", "authorization.k8s.io/v1")
         review.setdefault("kind", "SelfSubjectAccessReview")
         review.setdefault("metadata", {})["creationTimestamp"] = None
@@ -752,7 +1397,8 @@ class Handler(BaseHTTPRequestHandler):
     def parse_path(self, path):
         parts = path.strip("/").split("/")
         # /api/v1/namespaces/NS/RES[/NAME[/SUB]]  or  /apis/G/V/namespaces/NS/RES[/NAME[/SUB]]
-        if parts[0] == "api":
+        # /api/v1/namespaces[/NAME]
+        if parts[0] == "api" and len(parts) >= 2:
             rest = parts[2:]
             group = ""
         elif parts[0] == "apis" and len(parts) >= 3:
@@ -760,58 +1406,61 @@ class Handler(BaseHTTPRequestHandler):
             group = parts[1]
         else:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        rest = [unquote(p) for p in rest]
         namespace = None
+        if group == "" and rest and rest[0] == "namespaces" and len(rest) <= 2:
+            return "namespaces", None, (rest[1] if len(rest) == 2 else None), None
         if len(rest) >= 2 and rest[0] == "namespaces":
             namespace = rest[1]
             rest = rest[2:]
         if not rest:
-            if namespace is not None and self.command == "GET":
-                return "namespace", namespace, None, None
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         resource = rest[0]
-        if resource not in RESOURCES or RESOURCES[resource][0] != group:
+        if resource not in RESOURCES or RESOURCES[resource][0] != group \
+                or RESOURCES[resource][3] != (namespace is not None) and namespace is not None:
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         name = rest[1] if len(rest) > 1 else None
         sub = rest[2] if len(rest) > 2 else None
         return resource, namespace, name, sub
 
-    def resource(self, path, query, token, body):
+    def field_name(self, query):
+        for term in (query.get("fieldSelector") or "").split(","):
+            if term.startswith("metadata.name="):
+                return term.split("=", 1)[1]
+        return None
+
+    def resource(self, path, query, user, body):
         resource, namespace, name, sub = self.parse_path(path)
         store = self.store
-        if resource == "namespace":
-            # Every namespace exists implicitly.
-            return self.send_json(200, {"kind": "Namespace", "apiVersion": "v1",
-                                        "metadata": {"name": namespace},
-                                        "status": {"phase": "Active"}})
         verb = {"GET": "get", "POST": "create", "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete"}[self.command]
         if verb == "get" and name is None:
             verb = "watch" if query.get("watch") in ("true", "1") else "list"
         if sub not in (None, "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        group = RESOURCES[resource][0]
+        # RequestInfo takes the name of a list/watch from a metadata.name field selector, so
+        # resourceNames rules can allow `rollout status`.
+        auth_name = name if name is not None else self.field_name(query)
+        auth_resource = resource + (f"/{sub}" if sub else "")
         with store.lock:
-            allowed = store.allowed(token, verb, resource, namespace or "*")
+            allowed = store.allowed(user, verb, group, auth_resource, namespace, auth_name)
         if not allowed:
-            group = RESOURCES[resource][0]
             target = f'{qualified(resource)} "{name}"' if name else qualified(resource)
             where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
             raise ApiError(403, "Forbidden",
-                           f'{target} is forbidden: User "{USER}" cannot {verb} resource '
-                           f'"{resource}" in API group "{group}"{where}',
+                           f'{target} is forbidden: User "{user}" cannot {verb} resource '
+                           f'"{auth_resource}" in API group "{group}"{where}',
                            {"name": name or "", "group": group, "kind": resource})
         dry_run = query.get("dryRun") == "All"
         if verb == "watch":
             return self.watch(resource, namespace, query)
         with store.lock:
             if verb == "list":
-                selector = None
-                for term in (query.get("fieldSelector") or "").split(","):
-                    if term.startswith("metadata.name="):
-                        selector = term.split("=", 1)[1]
-                items = store.list(resource, namespace, selector)
+                items = store.list(resource, namespace, self.field_name(query))
                 if "as=Table" in self.headers.get("Accept", ""):
                     return self.send_json(200, table(resource, items))
-                group, version, kind = RESOURCES[resource]
+                group, version, kind, _ = RESOURCES[resource]
                 return self.send_json(200, {
                     "kind": f"{kind}List", "apiVersion": f"{group}/{version}" if group else version,
                     "metadata": {"resourceVersion": str(store.rv)}, "items": items})
@@ -823,6 +1472,8 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send_json(200, table(resource, [obj]))
                 return self.send_json(200, obj)
             if verb == "create":
+                if name is not None:
+                    raise ApiError(405, "MethodNotAllowed", "POST is not allowed on a named object")
                 obj = store.create(resource, namespace, json.loads(body), dry_run)
                 return self.send_json(201, obj)
             if verb == "update":
@@ -851,10 +1502,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def watch(self, resource, namespace, query):
         store = self.store
-        selector = None
-        for term in (query.get("fieldSelector") or "").split(","):
-            if term.startswith("metadata.name="):
-                selector = term.split("=", 1)[1]
+        selector = self.field_name(query)
         timeout = float(query.get("timeoutSeconds") or 1800)
         deadline = time.monotonic() + timeout
 
@@ -878,7 +1526,7 @@ class Handler(BaseHTTPRequestHandler):
                 for obj in store.list(resource, namespace, selector):
                     emit("ADDED", obj)
                 if query.get("sendInitialEvents") == "true":
-                    group, version, kind = RESOURCES[resource]
+                    group, version, kind, _ = RESOURCES[resource]
                     emit("BOOKMARK", {"kind": kind, "apiVersion": f"{group}/{version}" if group else version,
                                       "metadata": {"resourceVersion": str(store.rv), "annotations": {
                                           "k8s.io/initial-events-end": "true"}}})
@@ -906,11 +1554,37 @@ class Handler(BaseHTTPRequestHandler):
     def client_gone(self):
         try:
             readable, _, _ = select.select([self.connection], [], [], 0)
-            if readable:
-                return self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
+            if not readable:
+                return False
+            if isinstance(self.connection, ssl.SSLSocket):
+                # No MSG_PEEK on TLS: a watching client sends nothing more, so any readable
+                # data is its close_notify or the end of the connection.
+                self.connection.setblocking(False)
+                try:
+                    return self.connection.recv(1) == b""
+                except ssl.SSLWantReadError:
+                    return False
+                finally:
+                    self.connection.setblocking(True)
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
             return True
-        return False
+
+
+def ensure_certificate(directory):
+    """A self-signed certificate (its own CA) for 127.0.0.1 and localhost, made once."""
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    cert, key = os.path.join(directory, "ca.pem"), os.path.join(directory, "key.pem")
+    if not (os.path.exists(cert) and os.path.exists(key)):
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+             "-nodes", "-days", "30", "-subj", "/CN=lockstep-k8s-standin",
+             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-keyout", key, "-out", cert],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        os.chmod(key, 0o600)
+    return cert, key
 
 
 def main():
@@ -918,14 +1592,30 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--state", default=None, help="JSON file the state is kept in")
+    parser.add_argument("--tls-dir", default=None,
+                        help="serve HTTPS with the certificate in this directory (made if absent)")
+    parser.add_argument("--minor", type=int, default=DEFAULT_MINOR,
+                        help="the Kubernetes minor /version reports without an /_as/ prefix")
     parser.add_argument("--rollout-delay-ms", type=int, default=200,
-                        help="how long a simulated rollout takes")
+                        help="how long an unheld simulated rollout takes")
     args = parser.parse_args()
+    if args.minor not in SUPPORTED_MINORS:
+        parser.error(f"--minor must be one of {list(SUPPORTED_MINORS)}")
     Handler.store = Store(args.state, args.rollout_delay_ms)
+    Handler.default_minor = args.minor
     ThreadingHTTPServer.daemon_threads = True
     ThreadingHTTPServer.allow_reuse_address = True
     server = ThreadingHTTPServer((args.host, args.port), Handler)
-    sys.stderr.write(f"k8s stand-in listening on http://{args.host}:{args.port}\n")
+    scheme = "http"
+    if args.tls_dir:
+        cert, key = ensure_certificate(args.tls_dir)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        Handler.tls = True
+        scheme = "https"
+    sys.stderr.write(f"k8s stand-in listening on {scheme}://{args.host}:{args.port}\n")
     sys.stderr.flush()
     try:
         server.serve_forever(poll_interval=0.2)
