@@ -24,6 +24,8 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
   /// no escape for it.
   case pythonInterpolation
   case carriageReturn
+  /// A `\` right before a closing quote escapes it for python-dotenv (portable only).
+  case trailingBackslash
   /// No quoting of this dialect holds this mix of quotes, `$`, backticks and backslashes.
   case noQuoting
 
@@ -34,6 +36,9 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case .pythonInterpolation:
       return "contains ${…}, which python-dotenv expands and cannot escape"
     case .carriageReturn: return "contains a carriage return, which this dialect cannot keep"
+    case .trailingBackslash:
+      return
+        "ends with a backslash, which python-dotenv reads as escaping the closing quote (and sh, unquoted, as joining the next line)"
     case .noQuoting:
       return "mixes quotes, '$', backticks or backslashes in a way this dialect cannot quote"
     }
