@@ -55,10 +55,13 @@ free_port() {
 }
 
 watch_parent() { # watch_parent PID SERVICE DIR: stop SERVICE when PID is gone
+  # In a session of its own: a caller that kills this script's process group (a time-out)
+  # must not take the watcher with it and leave the server running.
   local parent=$1 service=$2 dir=$3
-  ( trap '' HUP; while kill -0 "$parent" 2>/dev/null; do sleep 1; done
-    "$here/stack.sh" stop "$service" "$dir" >/dev/null 2>&1 || true
-    case "$dir" in /tmp/*|"${TMPDIR:-/tmp}"/*) rm -rf "$dir" ;; esac ) </dev/null >/dev/null 2>&1 &
+  setsid bash -c 'trap "" HUP; while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    "$2" stop "$3" "$4" >/dev/null 2>&1 || true
+    case "$4" in /tmp/*|"${TMPDIR:-/tmp}"/*) rm -rf "$4" ;; esac' \
+    watch "$parent" "$here/stack.sh" "$service" "$dir" </dev/null >/dev/null 2>&1 &
   disown || true
 }
 
