@@ -16,7 +16,7 @@
 # Where state lives: `up DIR` keeps only what the user reads in DIR (env, pgpass, the
 # passwords; DIR may be inside a private checkout) and runs the servers from a fresh
 # directory under the per-user runtime directory /tmp/lockstep-UID (0711, owned by the
-# user), recorded in DIR/state. PostgreSQL's cluster always lives there (DIR/pg is a
+# user), recorded in DIR/servers. PostgreSQL's cluster always lives there (DIR/pg is a
 # symlink to it), because its server runs as the `postgres` user, who must be able to reach
 # it whatever the permissions of DIR's parents. Every `runuser` starts from `/`.
 set -euo pipefail
@@ -248,12 +248,12 @@ case "$cmd" in
     umask 077
     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/pg-password"
     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/redis-password"
-    # The servers run from the runtime directory; DIR/state says where, for `down`.
+    # The servers run from the runtime directory; DIR/servers says where, for `down`.
     state=$(mktemp -d "$(runtime_root)/stack.XXXXXX")
     chmod 711 "$state"
-    echo "$state" > "$dir/state"
+    echo "$state" > "$dir/servers"
     # A failed start stops what did start: nothing outlives a failed `up`.
-    trap 'rc=$?; if [ $rc -ne 0 ]; then for s in k8s s3 redis postgres vault; do stop_service "$s" "$state"; done; rm -rf "$state" "$dir/state"; fi' EXIT
+    trap 'rc=$?; if [ $rc -ne 0 ]; then for s in k8s s3 redis postgres vault; do stop_service "$s" "$state"; done; rm -rf "$state" "$dir/servers"; fi' EXIT
     vp=$(free_port); start_vault "$state" "$vp"
     pp=$(free_port); start_postgres "$state" "$pp" "$dir/pg-password"
     rp=$(free_port); start_redis "$state" "$rp" "$dir/redis-password"
@@ -290,8 +290,8 @@ ENV
     dir=${1:-.lockstep-stack}
     [ -d "$dir" ] || { echo "no stack in $dir"; exit 0; }
     state=$dir
-    if [ -f "$dir/state" ]; then state=$(cat "$dir/state"); fi
-    case "$state" in "$dir"|/tmp/lockstep-*/stack.*) ;; *) die "$dir/state names $state, not a stack directory" ;; esac
+    if [ -f "$dir/servers" ]; then state=$(cat "$dir/servers"); fi
+    case "$state" in "$dir"|/tmp/lockstep-*/stack.*) ;; *) die "$dir/servers names $state, not a stack directory" ;; esac
     for s in k8s s3 redis postgres vault; do stop_service "$s" "$state"; done
     [ "$state" = "$dir" ] || rm -rf "$state"
     rm -rf "$dir"
