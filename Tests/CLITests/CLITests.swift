@@ -76,7 +76,7 @@ struct DoctorCommandTests {
 
   /// A cold machine: the first kubectl runs go through the dispatcher and a binary not yet
   /// in the page cache. Doctor's default deadline must hold a kubectl that takes 3 s a run
-  /// (two runs in a row: context, then the API), with every line green.
+  /// (two runs: the context and the API), with every line green.
   @Test func aSlowKubectlFitsTheDefaultDeadline() async throws {
     var environment = try await CLI.stackEnvironment()
     let real = try #require(
