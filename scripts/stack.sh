@@ -12,6 +12,13 @@
 # s3 | k8s. Every service writes DIR/SERVICE.pid and logs to DIR/SERVICE.log. With
 # --watch PID a watcher kills the service when PID exits, so a crashed test run leaves no
 # server behind.
+#
+# Where state lives: `up DIR` keeps only what the user reads in DIR (env, pgpass, the
+# passwords; DIR may be inside a private checkout) and runs the servers from a fresh
+# directory under the per-user runtime directory /tmp/lockstep-UID (0711, owned by the
+# user), recorded in DIR/servers. PostgreSQL's cluster always lives there (DIR/pg is a
+# symlink to it), because its server runs as the `postgres` user, who must be able to reach
+# it whatever the permissions of DIR's parents. Every `runuser` starts from `/`.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -27,15 +34,34 @@ wait_for() { # wait_for SECONDS COMMAND...
   done
 }
 
+# The per-user runtime directory: made 0711 (others may traverse, not list), and refused
+# when it is a symlink or someone else's (anyone can create names in /tmp first).
+runtime_root() {
+  local base
+  base="/tmp/lockstep-$(id -u)"
+  mkdir -m 711 "$base" 2>/dev/null || true
+  [ -d "$base" ] && [ ! -L "$base" ] && [ "$(stat -c %u "$base")" = "$(id -u)" ] \
+    || die "$base is not a directory of this user's: remove it, then try again"
+  chmod 711 "$base"
+  echo "$base"
+}
+
+# Runs a command as the postgres user from a directory that user can enter (libpq and
+# initdb change back to the starting directory, which a private checkout denies).
+as_postgres() { (cd / && runuser -u postgres -- "$@"); }
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
 watch_parent() { # watch_parent PID SERVICE DIR: stop SERVICE when PID is gone
+  # In a session of its own: a caller that kills this script's process group (a time-out)
+  # must not take the watcher with it and leave the server running.
   local parent=$1 service=$2 dir=$3
-  ( trap '' HUP; while kill -0 "$parent" 2>/dev/null; do sleep 1; done
-    "$here/stack.sh" stop "$service" "$dir" >/dev/null 2>&1 || true
-    case "$dir" in /tmp/*|"${TMPDIR:-/tmp}"/*) rm -rf "$dir" ;; esac ) </dev/null >/dev/null 2>&1 &
+  setsid bash -c 'trap "" HUP; while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    "$2" stop "$3" "$4" >/dev/null 2>&1 || true
+    case "$4" in /tmp/*|"${TMPDIR:-/tmp}"/*) rm -rf "$4" ;; esac' \
+    watch "$parent" "$here/stack.sh" "$service" "$dir" </dev/null >/dev/null 2>&1 &
   disown || true
 }
 
@@ -72,19 +98,22 @@ start_postgres() { # DIR PORT PASSWORD_FILE
   bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
   [ -x "$bin/initdb" ] || die "PostgreSQL server binaries not found: apt-get install postgresql"
   id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-  # initdb refuses to run as root: the cluster belongs to the unprivileged postgres user.
-  install -d -o postgres -g postgres -m 700 "$dir/pg"
-  chmod 755 "$dir"
-  runuser -u postgres -- test -x "$dir/pg" \
-    || die "the postgres user cannot reach $dir (a parent directory is private); choose a state directory under a world-traversable path such as /tmp"
-  install -o postgres -g postgres -m 600 "$pwfile" "$dir/pg/pwfile"
-  runuser -u postgres -- "$bin/initdb" -N -D "$dir/pg/data" -U postgres --pwfile="$dir/pg/pwfile" \
+  # initdb refuses to run as root: the cluster belongs to the unprivileged postgres user,
+  # in the runtime directory (reachable by postgres), with DIR/pg pointing at it.
+  local pg
+  pg=$(mktemp -d "$(runtime_root)/pg.XXXXXX")
+  chown postgres:postgres "$pg"
+  chmod 700 "$pg"
+  ln -sfn "$pg" "$dir/pg"
+  as_postgres test -x "$pg" || die "the postgres user cannot reach $pg"
+  install -o postgres -g postgres -m 600 "$pwfile" "$pg/pwfile"
+  as_postgres "$bin/initdb" -N -D "$pg/data" -U postgres --pwfile="$pg/pwfile" \
     --auth-local=peer --auth-host=scram-sha-256 >"$dir/postgres-initdb.log" 2>&1 \
     || { cat "$dir/postgres-initdb.log" >&2; die "initdb failed"; }
-  rm -f "$dir/pg/pwfile"
-  runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -o \
-    "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/pg -c password_encryption=scram-sha-256 -c log_statement=all -c fsync=off" \
-    start >"$dir/postgres.log" 2>&1 || { cat "$dir/pg/server.log" >&2; die "PostgreSQL did not start on port $port"; }
+  rm -f "$pg/pwfile"
+  as_postgres "$bin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -o \
+    "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$pg -c password_encryption=scram-sha-256 -c log_statement=all -c fsync=off" \
+    start >"$dir/postgres.log" 2>&1 || { cat "$pg/server.log" >&2; die "PostgreSQL did not start on port $port"; }
   head -1 "$dir/pg/data/postmaster.pid" > "$dir/postgres.pid"
 }
 
@@ -201,17 +230,37 @@ KC
   chmod 600 "$dir/kubeconfig"
 }
 
+# Readiness for `up`: each waits until the server answers a real request.
+ready_vault() { # ADDRESS: sys/health, then a KV v2 read (200, or 404 for a missing secret)
+  wait_for 30 curl -fsS "$1/v1/sys/health" || die "OpenBao at $1 does not answer sys/health"
+  wait_for 30 bash -c 'code=$(curl -sS -o /dev/null -w "%{http_code}" -H "X-Vault-Token: root" "$1/v1/secret/data/lockstep-ready"); [ "$code" = 200 ] || [ "$code" = 404 ]' _ "$1" \
+    || die "OpenBao at $1 does not answer KV reads on secret/"
+}
+
+ready_postgres() { # PORT PGPASSFILE: a password login over TCP
+  wait_for 30 bash -c '[ "$(PGPASSFILE=$2 PGCONNECT_TIMEOUT=5 psql -h 127.0.0.1 -p "$1" -U postgres -d postgres -tAc "SELECT 1")" = 1 ]' _ "$1" "$2" \
+    || die "PostgreSQL on port $1 does not accept the stack's login"
+}
+
+ready_redis() { # PORT PASSWORD_FILE: PING with the password (in the environment, not argv)
+  wait_for 30 bash -c '[ "$(REDISCLI_AUTH=$(cat "$2") redis-cli --no-auth-warning -h 127.0.0.1 -p "$1" PING)" = PONG ]' _ "$1" "$2" \
+    || die "Redis on port $1 does not answer PING"
+}
+
+ready_kubectl() { # KUBECONFIG KUBECACHEDIR: the real kubectl (a dispatcher: its first run is slow)
+  wait_for 60 env KUBECONFIG="$1" KUBECACHEDIR="$2" kubectl version --request-timeout=20s \
+    || die "kubectl version does not answer through the Kubernetes stand-in"
+}
+
 stop_service() { # SERVICE DIR
   local service=$1 dir=$2
   if [ "$service" = postgres ] && [ -d "$dir/pg/data" ]; then
     local bin
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-    runuser -u postgres -- "$bin/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
+    as_postgres "$bin/pg_ctl" -D "$dir/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
   fi
-  local pidfile="$dir/$service.pid"
-  [ -f "$pidfile" ] || return 0
-  local pid
-  pid=$(cat "$pidfile")
+  local pidfile="$dir/$service.pid" pid=""
+  [ ! -f "$pidfile" ] || pid=$(cat "$pidfile")
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
     # Redis runs without persistence here and lingers for seconds after SIGTERM: kill it.
     if [ "$service" = redis ]; then kill -KILL "$pid" 2>/dev/null || true; fi
@@ -220,6 +269,13 @@ stop_service() { # SERVICE DIR
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pidfile"
+  # The cluster's real directory is in the runtime directory: remove it with its link.
+  if [ "$service" = postgres ] && [ -L "$dir/pg" ]; then
+    local target
+    target=$(readlink "$dir/pg")
+    case "$target" in /tmp/lockstep-*/pg.*) rm -rf "$target" ;; esac
+    rm -f "$dir/pg"
+  fi
 }
 
 cmd=${1:-}; shift || true
@@ -256,11 +312,24 @@ case "$cmd" in
     umask 077
     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/pg-password"
     head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$dir/redis-password"
-    vp=$(free_port); start_vault "$dir" "$vp"
-    pp=$(free_port); start_postgres "$dir" "$pp" "$dir/pg-password"
-    rp=$(free_port); start_redis "$dir" "$rp" "$dir/redis-password"
-    sp=$(free_port); start_s3 "$dir" "$sp"
-    kp=$(free_port); start_k8s "$dir" "$kp"
+    # The servers run from the runtime directory; DIR/servers says where, for `down`.
+    state=$(mktemp -d "$(runtime_root)/stack.XXXXXX")
+    chmod 711 "$state"
+    echo "$state" > "$dir/servers"
+    # A failed start stops what did start: nothing outlives a failed `up`.
+    trap 'rc=$?; if [ $rc -ne 0 ]; then for s in k8s s3 redis postgres vault; do stop_service "$s" "$state"; done; rm -rf "$state" "$dir/servers"; fi' EXIT
+    vp=$(free_port); start_vault "$state" "$vp"
+    pp=$(free_port); start_postgres "$state" "$pp" "$dir/pg-password"
+    rp=$(free_port); start_redis "$state" "$rp" "$dir/redis-password"
+    sp=$(free_port); start_s3 "$state" "$sp"
+    kp=$(free_port); start_k8s "$state" "$kp"
+    echo "127.0.0.1:$pp:*:postgres:$(cat "$dir/pg-password")" > "$dir/pgpass"
+    chmod 600 "$dir/pgpass"
+    # "Up" means each server answers what the demo and the tests ask first.
+    ready_vault "http://127.0.0.1:$vp"
+    ready_postgres "$pp" "$dir/pgpass"
+    ready_redis "$rp" "$dir/redis-password"
+    ready_kubectl "$state/kubeconfig" "$dir/kube-cache"
     # Local, throwaway credentials for the local stack only; the file is 0600.
     cat > "$dir/env" <<ENV
 export VAULT_ADDR=http://127.0.0.1:$vp
@@ -271,21 +340,24 @@ export PGUSER=postgres
 export PGDATABASE=postgres
 export PGPASSFILE=$dir/pgpass
 export REDIS_URL=redis://default:$(cat "$dir/redis-password")@127.0.0.1:$rp/0
-export KUBECONFIG=$dir/kubeconfig
+export KUBECONFIG=$state/kubeconfig
 export KUBECACHEDIR=$dir/kube-cache
 export AWS_ENDPOINT_URL=http://127.0.0.1:$sp
-export AWS_ACCESS_KEY_ID=$(cat "$dir/s3-access-key-id")
-export AWS_SECRET_ACCESS_KEY=$(cat "$dir/s3-secret-access-key")
+export AWS_ACCESS_KEY_ID=$(cat "$state/s3-access-key-id")
+export AWS_SECRET_ACCESS_KEY=$(cat "$state/s3-secret-access-key")
 export AWS_REGION=us-east-1
 ENV
-    echo "127.0.0.1:$pp:*:postgres:$(cat "$dir/pg-password")" > "$dir/pgpass"
-    chmod 600 "$dir/env" "$dir/pgpass"
+    chmod 600 "$dir/env"
     echo "stack up in $dir: source $dir/env"
     ;;
   down)
     dir=${1:-.lockstep-stack}
     [ -d "$dir" ] || { echo "no stack in $dir"; exit 0; }
-    for s in k8s s3 redis postgres vault; do stop_service "$s" "$dir"; done
+    state=$dir
+    if [ -f "$dir/servers" ]; then state=$(cat "$dir/servers"); fi
+    case "$state" in "$dir"|/tmp/lockstep-*/stack.*) ;; *) die "$dir/servers names $state, not a stack directory" ;; esac
+    for s in k8s s3 redis postgres vault; do stop_service "$s" "$state"; done
+    [ "$state" = "$dir" ] || rm -rf "$state"
     rm -rf "$dir"
     echo "stack down"
     ;;

@@ -19,9 +19,18 @@ public struct Checkup: Sendable {
   /// How long one system's checks may take in all.
   public var timeout: Duration
 
+  /// The default of `timeout` (and of `doctor --timeout`), in seconds. It must fit a cold
+  /// machine, not a warm one: the first kubectl run after boot goes through the dispatcher
+  /// (which asks the API server's `/version` before re-executing `kubectl.1.N`) and loads
+  /// the real binary from disk, two runs in a row for the context and the API check. 2.5 s
+  /// failed the README's first `make demo` on a fresh machine; 10 s leaves room for a
+  /// kubectl that takes 3 s a run (a test holds this) and still answers a black-holed
+  /// server in seconds.
+  public static let defaultTimeoutSeconds: Double = 10
+
   public init(
     environment: [String: String] = ProcessInfo.processInfo.environment,
-    policy: RotationPolicy? = nil, timeout: Duration = .milliseconds(2500)
+    policy: RotationPolicy? = nil, timeout: Duration = .seconds(Checkup.defaultTimeoutSeconds)
   ) {
     self.environment = environment
     self.policy = policy

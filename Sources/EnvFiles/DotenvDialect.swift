@@ -29,6 +29,8 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
   case carriageReturn
   /// kubectl's env files are one binding a line, with no quoting.
   case lineBreak
+  /// A `\` right before a closing quote escapes it for python-dotenv (portable only).
+  case trailingBackslash
   /// No quoting of this dialect holds this mix of quotes, `$`, backticks and backslashes.
   case noQuoting
 
@@ -42,6 +44,9 @@ public enum RenderRefusal: Error, Sendable, Equatable, CustomStringConvertible {
     case .lineBreak:
       return
         "spans several lines, which kubectl's --from-env-file cannot hold (create that key with --from-file)"
+    case .trailingBackslash:
+      return
+        "ends with a backslash, which python-dotenv reads as escaping the closing quote (and sh, unquoted, as joining the next line)"
     case .noQuoting:
       return "mixes quotes, '$', backticks or backslashes in a way this dialect cannot quote"
     }

@@ -4,7 +4,9 @@ import LockstepCore
 ///
 /// Every dialect tries the same candidates in order (bare, single quotes, the dialect's
 /// other quote, double quotes with escapes) and takes the first one its parser reads back
-/// unchanged; when none fits, the value is refused and nothing is written.
+/// unchanged; when none fits, the value is refused and nothing is written. For `portable`,
+/// RendererTests' property test proves each refusal by trying every quoting with the real
+/// python-dotenv and sh.
 public enum DotenvRenderer {
   /// The bytes for `value` after `NAME=`, or why it cannot be written.
   public static func quote(_ value: SecretBytes, dialect: DotenvDialect) -> Result<
@@ -55,10 +57,14 @@ public enum DotenvRenderer {
     case .portable:
       if facts.hasCR { return .failure(.carriageReturn) }
       if facts.pythonInterpolates { return .failure(.pythonInterpolation) }
-      if !facts.hasSingleQuote && !facts.hasDoubleBackslash && !facts.endsWithBackslash {
+      // python-dotenv's quoted-value patterns take `\'` and `\"` for an escaped quote, so
+      // a closing quote right after a backslash is swallowed and the value runs on to the
+      // next quote in the file; unquoted, sh joins the next line. No form holds it.
+      if facts.endsWithBackslash { return .failure(.trailingBackslash) }
+      if !facts.hasSingleQuote && !facts.hasDoubleBackslash {
         return .success(wrap(value, singleQuote))
       }
-      if !facts.hasDollar && !facts.hasBacktick && !facts.endsWithBackslash {
+      if !facts.hasBacktick && Self.dollarsStayLiteralInShDoubleQuotes(value) {
         return .success(doubleQuoted(value, escapeNewlines: false))
       }
       return .failure(.noQuoting)
@@ -99,6 +105,22 @@ public enum DotenvRenderer {
       if nodeBareSafe(value) { return .success(value) }
       return .failure(.noQuoting)
     }
+  }
+
+  /// Whether every `$` in `value` stays a literal `$` inside sh double quotes: it must not
+  /// start a parameter (`$NAME`, `${`, `$1`, `$@ $* $# $? $- $$ $!`), a command or
+  /// arithmetic substitution (`$(`, bash's `$[`). A `$` before anything else (a blank, a
+  /// newline, the closing quote, `/`, `'`, a non-ASCII letter…) is kept as is by dash and
+  /// bash, and python-dotenv only ever expands `${…}` (refused before this is asked).
+  static func dollarsStayLiteralInShDoubleQuotes(_ value: [UInt8]) -> Bool {
+    for index in value.indices where value[index] == 0x24 {
+      guard index + 1 < value.count else { continue }
+      let next = value[index + 1]
+      if DotenvParser.isNameByte(next) || Array("{([@*#?-$!`".utf8).contains(next) {
+        return false
+      }
+    }
+    return true
   }
 
   /// Bytes every dialect reads unquoted and unchanged, for readable files.

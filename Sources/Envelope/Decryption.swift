@@ -6,7 +6,9 @@ import LockstepCore
 public enum Decryption {
   public enum Outcome: Sendable {
     case envelope(EnvelopeFormat.Summary)
-    case legacy(LegacyOpenSSLFile.KeyDerivation)
+    /// A legacy `openssl enc` file, opened with this derivation; `binary` when the content
+    /// is not text (say so: CBC cannot tell a right passphrase from a lucky padding).
+    case legacy(LegacyOpenSSLFile.KeyDerivation, binary: Bool)
   }
 
   /// Legacy files are read whole (they are `.env`-sized); envelopes stream.
@@ -38,7 +40,7 @@ public enum Decryption {
       let (plaintext, kdf) = try LegacyOpenSSLFile.decrypt(
         file, passphrase: passphrase, kdf: legacyKDF)
       try plaintext.withUnsafeBytes { try sink.write($0) }
-      return .legacy(kdf)
+      return .legacy(kdf, binary: !LegacyOpenSSLFile.isText(plaintext))
     }
     var all = identities
     if let passphrase { all.append(.passphrase(passphrase)) }

@@ -83,16 +83,24 @@ public enum KeyFile {
     throw EnvelopeError.invalidKeyFile(path: pathOrKey, expected: "a lockstep signing public key")
   }
 
-  /// A passphrase file: its first line without the line break, as `openssl -pass file:`
-  /// reads it, so the same file opens legacy files and new ones.
+  /// A passphrase file, read byte for byte as OpenSSL 3.0's `openssl enc -pass file:` reads
+  /// it, so the same file opens legacy files and new ones: `BIO_gets` of at most 1023 bytes
+  /// up to and including the first `\n`, the `\n` removed, a `\r` before it KEPT (a CRLF
+  /// file's passphrase ends in CR), and the result cut at the first NUL (a C string).
+  /// `EnvelopeLegacyTests` holds each rule against the real `openssl` binary.
   public static func readPassphrase(path: String) throws -> SecretBytes {
     let raw = try readSecretFile(path: path)
     return raw.withUnsafeBytes { bytes in
-      var end = bytes.firstIndex(of: 0x0A) ?? bytes.count
-      if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
+      var end = min(bytes.count, openSSLPassphraseLimit)
+      if let newline = bytes[..<end].firstIndex(of: 0x0A) { end = newline }
+      if let nul = bytes[..<end].firstIndex(of: 0) { end = nul }
       return raw.prefix(end)
     }
   }
+
+  /// apps/lib/apps.c reads `-pass file:` with `BIO_gets(bio, tpass, APP_PASS_LEN)`, and
+  /// APP_PASS_LEN is 1024: at most 1023 bytes.
+  static let openSSLPassphraseLimit = 1023
 
   private static func readKeyLines(path: String, prefix: String) throws -> [SecretBytes] {
     let raw = try readSecretFile(path: path)

@@ -5,9 +5,17 @@ import LockstepCore
 /// Files made by the runbook's `openssl enc -aes-256-cbc -salt [-md D] [-pbkdf2]`:
 /// `Salted__`, an 8-byte salt, then CBC ciphertext. Nothing in the file records how the key
 /// was derived, and CBC has no tag, so a wrong guess is only caught by the padding check
-/// (which a wrong key passes about 1 time in 256). Hence: try each derivation and accept
-/// one only when the padding is valid AND the plaintext parses as what those backups held,
-/// JSON or KEY=VALUE lines.
+/// (which a wrong key passes about 1 time in 256). Hence, without a named derivation, all
+/// three are tried:
+///
+/// - none gives valid padding: the passphrase is wrong (or the file altered);
+/// - exactly one does: that one opens the file, whatever the content (a tarball, a gzip of
+///   a dump), and the caller says which derivation, and whether the content is text;
+/// - several do: the one whose plaintext is JSON or KEY=VALUE lines, else the one whose
+///   plaintext is text; when that still leaves more than one, the file is ambiguous and
+///   `--legacy-kdf` must name the derivation.
+///
+/// "Wrong passphrase" is never said when some derivation produced valid padding.
 public enum LegacyOpenSSLFile {
   public static let magic: [UInt8] = Array("Salted__".utf8)
 
@@ -25,14 +33,15 @@ public enum LegacyOpenSSLFile {
   }
 
   /// Decrypts `file`. With `kdf`, only that derivation is tried and any correctly padded
-  /// plaintext is accepted; without, see the type's comment.
+  /// plaintext is accepted; without, see the type's comment. Says which derivation opened
+  /// the file; `isText(_:)` tells the caller whether to warn that the content is binary.
   public static func decrypt(
     _ file: [UInt8], passphrase: SecretBytes, kdf: KeyDerivation? = nil
   ) throws -> (plaintext: SecretBytes, kdf: KeyDerivation) {
     guard isLegacy(file), file.count >= 32 else { throw EnvelopeError.legacyWrongPassphrase }
     let salt = Array(file[8..<16])
     let ciphertext = Array(file[16...])
-    var accepted: [(SecretBytes, KeyDerivation)] = []
+    var padded: [(plaintext: SecretBytes, kdf: KeyDerivation)] = []
     for candidate in kdf.map({ [$0] }) ?? KeyDerivation.allCases {
       let derived: LegacyOpenSSL.KeyAndIV
       switch candidate {
@@ -46,11 +55,30 @@ public enum LegacyOpenSSLFile {
         let plaintext = try? LegacyOpenSSL.decryptAES256CBC(
           ciphertext, key: derived.key, iv: derived.iv)
       else { continue }
-      if kdf != nil || looksLikeSecrets(plaintext) { accepted.append((plaintext, candidate)) }
+      padded.append((plaintext, candidate))
     }
-    guard let first = accepted.first else { throw EnvelopeError.legacyWrongPassphrase }
-    guard accepted.count == 1 else { throw EnvelopeError.legacyAmbiguous }
-    return first
+    if padded.count == 1 { return padded[0] }
+    guard !padded.isEmpty else { throw EnvelopeError.legacyWrongPassphrase }
+    // Several paddings are valid: a wrong key's valid padding gives noise, so the candidate
+    // whose plaintext has a shape (secrets, else text) is the one, if it is alone.
+    let secrets = padded.filter { looksLikeSecrets($0.plaintext) }
+    if secrets.count == 1 { return secrets[0] }
+    let text = padded.filter { isText($0.plaintext) }
+    if secrets.isEmpty && text.count == 1 { return text[0] }
+    throw EnvelopeError.legacyAmbiguous
+  }
+
+  /// Whether `plaintext` reads as text: UTF-8 without control characters other than tab,
+  /// line feed, carriage return and form feed. Random bytes of a wrong key never are.
+  public static func isText(_ plaintext: SecretBytes) -> Bool {
+    plaintext.withUnsafeBytes { bytes in
+      let bytes = bytes.bindMemory(to: UInt8.self)
+      let controlFree = bytes.allSatisfy { byte in
+        byte >= 0x20 && byte != 0x7F || byte == 0x09 || byte == 0x0A || byte == 0x0D
+          || byte == 0x0C
+      }
+      return controlFree && String(validating: bytes, as: UTF8.self) != nil
+    }
   }
 
   /// JSON (what `vault kv get -format=json` wrote), or lines of KEY=VALUE (a .env file),

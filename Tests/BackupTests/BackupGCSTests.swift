@@ -12,7 +12,7 @@ import Vault
 /// Backups in Google Cloud Storage (fake-gcs-server, the emulator Google's client libraries
 /// are tested with): the workflow through the library as for S3, and the commands end to
 /// end through the built binary with `--to gs://bucket/prefix/`.
-@Suite("Backups in GCS (fake-gcs-server)", .enabled(if: GCSEmulator.isAvailable))
+@Suite("Backups in GCS (fake-gcs-server)", .enabled(if: GCSEmulator.suitesRun))
 struct BackupGCSTests {
   let emulator: GCSEmulator
   let bucket: String

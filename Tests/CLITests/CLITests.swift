@@ -74,6 +74,29 @@ struct DoctorCommandTests {
     #expect(elapsed < .seconds(9), "doctor took \(elapsed)")
   }
 
+  /// A cold machine: the first kubectl runs go through the dispatcher and a binary not yet
+  /// in the page cache. Doctor's default deadline must hold a kubectl that takes 3 s a run
+  /// (two runs: the context and the API), with every line green.
+  @Test func aSlowKubectlFitsTheDefaultDeadline() async throws {
+    var environment = try await CLI.stackEnvironment()
+    let real = try #require(
+      ChildProcess.which("kubectl", path: environment["PATH"]), "kubectl is not on PATH")
+    let directory = try TemporaryDirectory.make(prefix: "lockstep-slow-kubectl")
+    let script = "#!/bin/sh\nsleep 3\nexec '\(real)' \"$@\"\n"
+    _ = FileManager.default.createFile(
+      atPath: directory + "/kubectl", contents: Data(script.utf8),
+      attributes: [.posixPermissions: 0o755])
+    environment["PATH"] = directory + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+    let result = try CLI.run(["doctor"], environment: environment)
+    #expect(result.status == 0, "\(result.stdoutText)\(result.stderrText)")
+    #expect(result.stderrText.isEmpty)
+    let lines = result.stdoutText.split(separator: "\n")
+    #expect(lines.allSatisfy { $0.hasPrefix("✔ ") }, "\(result.stdoutText)")
+    #expect(lines.contains { $0.contains("Kubernetes API") })
+    // The slow kubectl is the one doctor ran.
+    #expect(result.stdoutText.contains(directory + "/kubectl"), "\(result.stdoutText)")
+  }
+
   @Test func jsonIsMachineReadable() async throws {
     let environment = try await CLI.stackEnvironment()
     let result = try CLI.run(["doctor", "--json", "--timeout", "10"], environment: environment)

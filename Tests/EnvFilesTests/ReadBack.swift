@@ -17,14 +17,16 @@ enum ReadBack {
     return try hexMap(ChildProcess.run("python3", ["-c", script, path]))
   }
 
-  /// `set -a; . FILE` in dash (the system's /bin/sh), then python prints the environment.
-  static func sh(_ path: String, names: [String]) throws -> [String: [UInt8]] {
+  /// `set -a; . FILE` in dash (the system's /bin/sh, or `shell`), then python prints the
+  /// environment.
+  static func sh(_ path: String, names: [String], shell: String = "sh") throws -> [String: [UInt8]]
+  {
     let dump = """
       import json, os, sys
       print(json.dumps({k: os.environb[k.encode()].hex() for k in sys.argv[1:] if k.encode() in os.environb}))
       """
     let script = "set -a; . \"$1\"; shift; exec python3 -c '\(dump)' \"$@\""
-    return try hexMap(ChildProcess.run("sh", ["-c", script, "sh", path] + names))
+    return try hexMap(ChildProcess.run(shell, ["-c", script, shell, path] + names))
   }
 
   static func hexMap(_ result: ChildProcess.Result) throws -> [String: [UInt8]] {
@@ -78,5 +80,7 @@ enum Nasty {
     ("BACKSLASH_DOLLAR", "a\\$b"),
     ("DOUBLE_BACKSLASH_SINGLE_QUOTE", "a\\\\b'c"),
     ("NEWLINE_END", "line\n"),
+    ("QUOTE_AND_LONE_DOLLARS", "it's 5 $ a month, $/h, \"$\", $'x' and $é"),
+    ("BACKSLASHES_AND_QUOTE", "C:\\it's\\here \\\\ $"),
   ]
 }

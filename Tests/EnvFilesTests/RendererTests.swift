@@ -66,7 +66,9 @@ import Testing
     ("P2", "x${A:-b}y", RenderRefusal.pythonInterpolation),
     ("P3", "it's $HOME", RenderRefusal.noQuoting),
     ("P4", "a\rb", RenderRefusal.carriageReturn),
-    ("P5", "ends\\", RenderRefusal.noQuoting),
+    ("P5", "ends\\", RenderRefusal.trailingBackslash),
+    ("P6", "a\\\\b`c", RenderRefusal.noQuoting),
+    ("P7", "it's `id`", RenderRefusal.noQuoting),
   ])
   func portableRefusesWhatCannotRoundTrip(name: String, value: String, reason: RenderRefusal)
     async throws

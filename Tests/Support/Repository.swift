@@ -1,5 +1,10 @@
 import Foundation
+import LockstepCore
 import Synchronization
+
+#if canImport(Glibc)
+  import Glibc
+#endif
 
 /// Paths inside this repository, for tests that run scripts or the built binary.
 public enum Repository {
@@ -29,8 +34,10 @@ public enum TemporaryDirectory {
   /// `removeAtExit: false` for a server's directory: its watcher stops the server when the
   /// test process exits and then removes the directory; removing it first would take the
   /// PID file the watcher needs, and leave the server running.
-  public static func make(prefix: String, removeAtExit: Bool = true) throws -> String {
-    var template = Array((NSTemporaryDirectory() + "/\(prefix)-XXXXXX").utf8CString)
+  public static func make(
+    prefix: String, in parent: String = NSTemporaryDirectory(), removeAtExit: Bool = true
+  ) throws -> String {
+    var template = Array((parent + "/\(prefix)-XXXXXX").utf8CString)
     guard let created = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) })
     else {
       throw CocoaError(.fileWriteUnknown)
@@ -41,6 +48,24 @@ public enum TemporaryDirectory {
       if list == nil { atexit { TemporaryDirectory.removeAll() } }
       list = (list ?? []) + [path]
     }
+    return path
+  }
+
+  /// The per-user runtime directory `/tmp/lockstep-UID` that scripts/stack.sh also uses:
+  /// mode 0711, so that servers running as other users (PostgreSQL as `postgres`) can
+  /// reach their directories inside it whatever the permissions of the checkout, `$TMPDIR`
+  /// or `$HOME`. A path someone else made (a symlink, another owner) is refused.
+  public static func runtime() throws -> String {
+    let path = "/tmp/lockstep-\(getuid())"
+    if mkdir(path, 0o711) != 0 && errno != EEXIST {
+      throw UserError("could not create \(path): \(String(cString: strerror(errno)))")
+    }
+    var info = stat()
+    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == getuid()
+    else {
+      throw UserError("\(path) is not a directory of this user's: remove it, then try again")
+    }
+    chmod(path, 0o711)
     return path
   }
 

@@ -59,9 +59,13 @@ extension Lockstep {
           legacyKDF: legacyKdf, expectedSigner: signer)
       }
       switch outcome {
-      case .legacy(let kdf):
+      case .legacy(let kdf, binary: false):
         Terminal.warn(
           "decrypted a legacy openssl file (key derivation: \(kdf.rawValue)); re-encrypt it with `lockstep encrypt`"
+        )
+      case .legacy(let kdf, binary: true):
+        Terminal.warn(
+          "legacy openssl file opened with \(kdf.rawValue); content is binary (if it should be text, the passphrase is wrong: openssl enc has no integrity check); re-encrypt it with `lockstep encrypt`"
         )
       case .envelope(let summary):
         if let signer = summary.verifiedSigner, verifyKey == nil {

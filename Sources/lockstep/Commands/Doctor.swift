@@ -22,7 +22,7 @@ extension Lockstep {
     var policy: String?
 
     @Option(help: "Seconds each system's checks may take.")
-    var timeout: Double = 2.5
+    var timeout: Double = Checkup.defaultTimeoutSeconds
 
     func validate() throws {
       guard timeout > 0, timeout <= 300 else {
