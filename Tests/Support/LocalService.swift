@@ -16,10 +16,16 @@ public final class LocalService: Sendable {
     case vault, postgres, redis, s3, k8s
     /// OpenBao with `-dev-tls`: HTTPS with a CA of its own, at `tlsCAFile`.
     case vaultTLS = "vault-tls"
+    /// A one-node OpenBao on integrated storage (Raft), initialised with one key share and
+    /// unsealed; a root token with the id `root`, KV v2 at `secret/`, Transit at `transit/`.
+    /// The unseal key is in `raftInitFile`.
+    case vaultRaft = "vault-raft"
   }
 
   /// For `.vaultTLS`: the CA that signed the server's certificate.
   public var tlsCAFile: String { directory + "/tls/vault-ca.pem" }
+  /// For `.vaultRaft`: `bao operator init`'s JSON (unseal key, initial root token).
+  public var raftInitFile: String { directory + "/vault-raft-init.json" }
 
   public let kind: Kind
   public let port: Int
@@ -47,7 +53,8 @@ public final class LocalService: Sendable {
     var arguments = ["start", kind.rawValue, directory]
     var lastError = ""
     for _ in 0..<3 {
-      let port = FreePort.next(pairWithNext: kind == .vault || kind == .vaultTLS)
+      let port = FreePort.next(
+        pairWithNext: kind == .vault || kind == .vaultTLS || kind == .vaultRaft)
       arguments = ["start", kind.rawValue, directory, String(port), "--watch", String(getpid())]
       if let password {
         let file = directory + "/password"
