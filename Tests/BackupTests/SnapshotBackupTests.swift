@@ -106,7 +106,7 @@ struct SnapshotBackupTests {
       let restored = try run(
         restoreArguments + ["--yes", "--force"], token: token, address: vault.address)
       #expect(restored.status == 0, "\(restored.stderrText)")
-      #expect(restored.stderrText.contains("sealed"))
+      #expect(restored.stderrText.contains("unseal it with the unseal keys"))
       // The restored cluster opens with the old cluster's unseal key.
       try unseal(address: vault.address, key: unsealKey)
 

@@ -63,8 +63,9 @@ extension Lockstep.Restore {
     // A snapshot from another cluster brings that cluster's keyring: OpenBao seals itself
     // (within a moment, so the health check alone would race) and opens again only with
     // the original cluster's unseal keys.
-    let otherCluster = header.cluster.clusterID != target.clusterID
-    if otherCluster || ((try? await vault.health())?.sealed ?? false) {
+    var sealed = header.cluster.clusterID != target.clusterID
+    if !sealed { sealed = (try? await vault.health())?.sealed ?? false }
+    if sealed {
       Terminal.warn(
         "the cluster seals itself after this restore: unseal it with the unseal keys of the cluster the snapshot came from (\(header.cluster.clusterName))."
       )
