@@ -4,6 +4,7 @@ import TestSupport
 import Testing
 
 @testable import Backup
+@testable import ObjectStore
 
 /// Whole-cluster backups on real one-node Raft OpenBaos: back up with only the snapshot
 /// policy, wipe (a new data directory and a new `operator init`), restore with only the
@@ -14,10 +15,12 @@ import Testing
 struct SnapshotBackupTests {
   @Test func snapshotRoundTripIntoANewCluster() async throws {
     let directory = try TemporaryDirectory.make(prefix: "lockstep-snapshot")
+    let s3 = try await BackupObjectStoreTests.environment()
+    let bucket = try await BackupObjectStoreTests.bucket(s3).bucket
     func run(_ arguments: [String], token: SecretBytes, address: String) throws
       -> ChildProcess.Result
     {
-      var environment = ProcessInfo.processInfo.environment
+      var environment = ProcessInfo.processInfo.environment.merging(s3) { $1 }
       environment["VAULT_ADDR"] = address
       environment["VAULT_TOKEN"] = token.unsafeUTF8String()
       return try ChildProcess.run(
@@ -51,11 +54,19 @@ struct SnapshotBackupTests {
       let created = try run(
         [
           "backup", "snapshot", "--to", directory + "/out", "--recipient", recipient,
-          "--sign-key", directory + "/sign.key",
+          "--sign-key", directory + "/sign.key", "--to", "s3://\(bucket)/snap/",
         ], token: token, address: vault.address)
       #expect(created.status == 0, "\(created.stderrText)")
-      let file = created.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
-      #expect(file.hasSuffix(".snapshot.lsb"))
+      let locations = created.stdoutText.split(separator: "\n").map(String.init)
+      #expect(locations.count == 2)
+      #expect(locations.allSatisfy { $0.hasSuffix(".snapshot.lsb") })
+      let file = try #require(locations.first)
+      let remote = try #require(locations.last)
+      #expect(remote.hasPrefix("s3://\(bucket)/snap/lockstep-backup-"))
+      let remoteVerified = try run(
+        ["backup", "verify", remote, "--identity", directory + "/id.txt"], token: token,
+        address: vault.address)
+      #expect(remoteVerified.status == 0, "\(remoteVerified.stderrText)")
       let initJSON =
         try JSONSerialization.jsonObject(
           with: Data(contentsOf: URL(fileURLWithPath: service.raftInitFile))) as? [String: Any]
@@ -138,5 +149,26 @@ struct SnapshotBackupTests {
       Thread.sleep(forTimeInterval: 0.1)
     }
     Issue.record("the restored cluster did not become active")
+  }
+
+  /// A destination holding both kinds keeps each kind's retention: a day's newest KV backup
+  /// does not stand in for that day's snapshot.
+  @Test func pruneKeepsEachKindSeparately() throws {
+    let day = Date(timeIntervalSince1970: 1_796_256_000)
+    func entry(_ name: String) -> BackupDestination.Entry {
+      BackupDestination.Entry(
+        name: name, location: "/b/" + name, date: BackupName.date(of: name) ?? day, size: 1)
+    }
+    let names = [
+      BackupName.make(day), BackupName.make(day.addingTimeInterval(3600)),
+      BackupName.makeSnapshot(day), BackupName.makeSnapshot(day.addingTimeInterval(60)),
+      BackupName.makeSnapshot(day.addingTimeInterval(60), sequence: 2),
+    ]
+    #expect(BackupName.sequence(of: names[4]) == 2)
+    #expect(BackupName.kind(of: names[4]) == "raft-snapshot")
+    let (keep, remove) = try RetentionPolicy(last: 0, hourly: 0, daily: 1, weekly: 0, monthly: 0)
+      .applyPerKind(names.map(entry))
+    #expect(Set(keep.map(\.name)) == [names[1], names[4]])
+    #expect(remove.count == 3)
   }
 }
