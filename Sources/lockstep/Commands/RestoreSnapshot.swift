@@ -13,6 +13,11 @@ extension Lockstep.Restore {
   /// `restore --snapshot FILE`: shows what the snapshot is and where it would go, asks
   /// (or takes --yes), then replaces the whole cluster's state with it.
   func runSnapshot() async throws {
+    if toMount != nil || prefix != nil || json {
+      throw UserError(
+        "--to-mount, --prefix and --json are for KV backups; a snapshot restores the whole cluster.",
+        exit: .usage)
+    }
     let bytes = try await BackupDestination.read(backup)
     let opened = try await SnapshotBackup.open(bytes, opener: try keys.opener())
     let vault = try vaultLogin.client()
