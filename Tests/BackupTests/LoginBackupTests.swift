@@ -167,8 +167,9 @@ struct LoginBackupTests {
     #expect(!inEnvironment.stderrText.contains(good))
   }
 
-  /// A short-lived token is renewed (renew-self) while a long run goes on, and replaced by
-  /// a new login once its max TTL leaves too little.
+  /// A short-lived token is renewed (renew-self) once two thirds of its TTL have passed,
+  /// and replaced by a new login when its max TTL would leave less than half a TTL.
+  /// Timed by sleeps with seconds of margin, so that a loaded machine does not decide it.
   @Test func tokensAreRenewedAndReplacedDuringLongRuns() async throws {
     let setup = try await Setup.make()
     let vault = setup.fixture.vaultTesting
@@ -193,19 +194,21 @@ struct LoginBackupTests {
           secretIDFile: try setup.file("\(name)-secret", secretID)), path: mount)
       return VaultClient(configuration: configuration)
     }
-    let renewing = try role("renewing", ttl: "6s", maxTTL: "2m")
-    let relogging = try role("relogging", ttl: "4s", maxTTL: "6s")
+    // 10 s tokens; after 7.5 s (past two thirds, 2.5 s before expiry) the next request
+    // refreshes: one renews (max TTL 2 min), the other's max TTL (11 s) would leave under
+    // 5 s, so it logs in again.
+    let renewing = try role("renewing", ttl: "10s", maxTTL: "2m")
+    let relogging = try role("relogging", ttl: "10s", maxTTL: "11s")
     let path = setup.fixture.mount + "/app/config"
-    let clock = ContinuousClock()
-    let end = clock.now + .seconds(10)
-    while clock.now < end {
-      // Every read must succeed: without renewal the 6 s token would expire mid-run.
-      _ = try await renewing.read(path)
-      _ = try await relogging.read(path)
-      try await Task.sleep(for: .milliseconds(250))
-    }
-    #expect(renewing.sessionCounters.logins == 1)
-    #expect(renewing.sessionCounters.renewals >= 1)
-    #expect(relogging.sessionCounters.logins >= 2)
+    _ = try await renewing.read(path)
+    _ = try await relogging.read(path)
+    #expect(renewing.sessionCounters == (1, 0))
+    #expect(relogging.sessionCounters == (1, 0))
+    try await Task.sleep(for: .milliseconds(7500))
+    _ = try await renewing.read(path)
+    _ = try await relogging.read(path)
+    _ = try await renewing.read(path)
+    #expect(renewing.sessionCounters == (1, 1))
+    #expect(relogging.sessionCounters == (2, 0))
   }
 }
