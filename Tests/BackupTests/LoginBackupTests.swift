@@ -194,21 +194,22 @@ struct LoginBackupTests {
           secretIDFile: try setup.file("\(name)-secret", secretID)), path: mount)
       return VaultClient(configuration: configuration)
     }
-    // 10 s tokens; after 7.5 s (past two thirds, 2.5 s before expiry) the next request
-    // refreshes: one renews (max TTL 2 min), the other's max TTL (11 s) would leave under
-    // 5 s, so it logs in again.
-    let renewing = try role("renewing", ttl: "10s", maxTTL: "2m")
-    let relogging = try role("relogging", ttl: "10s", maxTTL: "11s")
+    // 24 s tokens; after 17 s (past two thirds, 7 s before expiry: a loaded machine can
+    // delay a request by seconds) the next request refreshes: one renews (max TTL 2 min),
+    // the other's max TTL (26 s) would leave under 12 s, so it logs in again.
+    let renewing = try role("renewing", ttl: "24s", maxTTL: "2m")
+    let relogging = try role("relogging", ttl: "24s", maxTTL: "26s")
     let path = setup.fixture.mount + "/app/config"
     _ = try await renewing.read(path)
     _ = try await relogging.read(path)
     #expect(renewing.sessionCounters == (1, 0))
     #expect(relogging.sessionCounters == (1, 0))
-    try await Task.sleep(for: .milliseconds(7500))
-    _ = try await renewing.read(path)
-    _ = try await relogging.read(path)
+    try await Task.sleep(for: .seconds(17))
+    // Counted right after each read: on a loaded machine a later read may come after the
+    // renewed token's own two thirds and rightly refresh again.
     _ = try await renewing.read(path)
     #expect(renewing.sessionCounters == (1, 1))
+    _ = try await relogging.read(path)
     #expect(relogging.sessionCounters == (2, 0))
   }
 }
