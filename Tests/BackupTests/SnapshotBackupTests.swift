@@ -104,6 +104,11 @@ struct SnapshotBackupTests {
         "restore", "--snapshot", file, "--identity", directory + "/id.txt", "--verify-key",
         directory + "/sign.key.pub",
       ]
+      // --dry-run shows the snapshot and the target, and changes nothing.
+      let dryRun = try run(restoreArguments + ["--dry-run"], token: token, address: vault.address)
+      #expect(dryRun.status == 0, "\(dryRun.stderrText)")
+      #expect(dryRun.stdoutText.contains("would replace"))
+      #expect(dryRun.stderrText.contains("signed by  lockstepsig1"))
       // No terminal and no --yes: refused, nothing changed.
       let unconfirmed = try run(restoreArguments, token: token, address: vault.address)
       #expect(unconfirmed.status == ExitStatus.usage.rawValue)
