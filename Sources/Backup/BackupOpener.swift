@@ -35,6 +35,10 @@ public struct BackupOpener: Sendable {
     }
     let (plaintext, summary) = try EnvelopeFormat.decrypt(
       envelope, identities: all, expectedSigner: expectedSigner)
+    if SnapshotBackup.isSnapshot(plaintext) {
+      throw BackupError.notABackup(
+        "it holds a Raft snapshot of a whole cluster, not KV secrets (restore it with --snapshot)")
+    }
     let payload = try BackupPayload.decode(plaintext)
     return Opened(payload: payload, signer: summary.verifiedSigner, encryptedBytes: envelope.count)
   }

@@ -14,6 +14,8 @@ public final class VaultClient: Sendable {
   public let configuration: VaultConfiguration
   let pool: HTTPClientPool
   let mounts = Mutex<[String: VaultMount]>([:])
+  /// The token of a configured login (VaultClient+Login.swift).
+  let session = VaultSession()
 
   public init(configuration: VaultConfiguration) {
     self.configuration = configuration
@@ -30,6 +32,7 @@ public final class VaultClient: Sendable {
   public func with(token: SecretBytes) -> VaultClient {
     var settings = configuration
     settings.token = token
+    settings.login = nil
     return VaultClient(configuration: settings)
   }
 
@@ -44,6 +47,8 @@ public final class VaultClient: Sendable {
     var body: HTTPBody = .empty
     var contentType: String?
     var authenticated = true
+    /// This token instead of the client's (renewing the session's token).
+    var token: SecretBytes?
     /// The verb a policy would need, for "permission denied" sentences.
     var capability: String
 
@@ -85,7 +90,7 @@ public final class VaultClient: Sendable {
   func send(_ client: HTTPClient, _ call: Call) throws -> HTTPResponse {
     var headers: [HTTPHeader] = []
     if call.authenticated {
-      guard let token = configuration.token else { throw VaultError.noToken }
+      let token = try call.token ?? currentToken(client)
       headers.append(HTTPHeader("X-Vault-Token", secret: token))
     }
     if let namespace = configuration.namespace {

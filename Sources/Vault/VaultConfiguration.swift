@@ -7,6 +7,8 @@ public struct VaultConfiguration: Sendable {
   /// Base address without `/v1`, e.g. `https://vault.example.com:8200`.
   public var address: String
   public var token: SecretBytes?
+  /// A login to get the token with (AppRole, JWT); used instead of `token` when set.
+  public var login: VaultLogin?
   /// Sent as `X-Vault-Namespace` (Vault Enterprise / OpenBao namespaces).
   public var namespace: String?
   public var caFile: String?
@@ -72,6 +74,7 @@ public struct VaultConfiguration: Sendable {
     if let skip = value("VAULT_SKIP_VERIFY")?.lowercased() {
       configuration.skipVerify = ["1", "true", "t", "yes", "y"].contains(skip)
     }
+    configuration.login = try VaultLogin.fromEnvironment(environment)
     if let token = environment["VAULT_TOKEN"], !token.isEmpty {
       configuration.token = SecretBytes(utf8: token)
     } else {

@@ -16,10 +16,16 @@ public final class LocalService: Sendable {
     case vault, postgres, redis, s3, k8s
     /// OpenBao with `-dev-tls`: HTTPS with a CA of its own, at `tlsCAFile`.
     case vaultTLS = "vault-tls"
+    /// A one-node OpenBao on integrated storage (Raft), initialised with one key share and
+    /// unsealed; a root token with the id `root`, KV v2 at `secret/`, Transit at `transit/`.
+    /// The unseal key is in `raftInitFile`.
+    case vaultRaft = "vault-raft"
   }
 
   /// For `.vaultTLS`: the CA that signed the server's certificate.
   public var tlsCAFile: String { directory + "/tls/vault-ca.pem" }
+  /// For `.vaultRaft`: `bao operator init`'s JSON (unseal key, initial root token).
+  public var raftInitFile: String { directory + "/vault-raft-init.json" }
 
   public let kind: Kind
   public let port: Int
@@ -69,7 +75,8 @@ public final class LocalService: Sendable {
     for _ in 0..<3 {
       let directory = try TemporaryDirectory.make(
         prefix: kind.rawValue, in: TemporaryDirectory.runtime(), removeAtExit: false)
-      let port = FreePort.next(pairWithNext: kind == .vault || kind == .vaultTLS)
+      let port = FreePort.next(
+        pairWithNext: kind == .vault || kind == .vaultTLS || kind == .vaultRaft)
       var arguments = [
         "start", kind.rawValue, directory, String(port), "--watch", String(getpid()),
       ]

@@ -11,7 +11,9 @@ public struct VaultTesting: Sendable {
   public let service: LocalService
 
   public init(_ service: LocalService) {
-    precondition(service.kind == .vault, "VaultTesting needs a vault LocalService")
+    precondition(
+      service.kind == .vault || service.kind == .vaultRaft,
+      "VaultTesting needs a vault LocalService")
     self.service = service
   }
 

@@ -12,7 +12,9 @@ extension Lockstep {
       commandName: "backup",
       abstract: "Encrypted, verifiable Vault KV backups to directories, S3 and GCS.",
       discussion: "Procedures and the payload format: docs/backup.md. Exit codes: docs/cli.md.",
-      subcommands: [Create.self, Verify.self, List.self, Prune.self, Rewrap.self])
+      subcommands: [
+        Create.self, Snapshot.self, Verify.self, List.self, Prune.self, Rewrap.self,
+      ])
   }
 }
 
@@ -98,6 +100,8 @@ extension Lockstep.BackupCommand {
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    @OptionGroup var vaultLogin: VaultLoginOptions
+
     func validate() throws {
       if mounts.isEmpty { throw ValidationError("give at least one --mount") }
       if destinations.isEmpty { throw ValidationError("give at least one --to") }
@@ -113,7 +117,7 @@ extension Lockstep.BackupCommand {
           signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) },
           destinations: try destinations.map { try BackupDestination.parse($0) })
         try creator.recipients.validate()
-        let result = try await creator.run(vault: try VaultClient.fromEnvironment(), now: started)
+        let result = try await creator.run(vault: try vaultLogin.client(), now: started)
         if let metricsFile {
           // The backup is made: an unwritable metrics file must not fail it (and make a
           // template skip its prune), so it is a warning.
@@ -164,6 +168,7 @@ extension Lockstep.BackupCommand {
 
     func run() async throws {
       let bytes = try await BackupDestination.read(backup)
+      if BackupName.kind(of: backup) == "raft-snapshot" { return try await verifySnapshot(bytes) }
       var (report, payload) = try await BackupVerifier(opener: try keys.opener()).verify(bytes)
       if restoreTest {
         report.restoreTest = try await BackupVerifier.restoreTest(
@@ -236,7 +241,7 @@ extension Lockstep.BackupCommand {
         monthly: keepMonthly)
       if policy.isEmpty { throw BackupError.emptyRetentionPolicy }
       let target = try BackupDestination.parse(destination)
-      let (keep, remove) = try policy.apply(try await target.list())
+      let (keep, remove) = try policy.applyPerKind(try await target.list())
       if !dryRun { for entry in remove { try await target.delete(entry) } }
       if json {
         try JSONOutput.print(
@@ -330,8 +335,10 @@ struct BackupListing: Encodable {
   let location: String
   let created: String
   let size: Int
+  let kind: String
 
   init(_ entry: BackupDestination.Entry) {
+    kind = BackupName.kind(of: entry.name)
     name = entry.name
     location = entry.location
     created = BackupName.iso8601(entry.date)

@@ -36,11 +36,23 @@ extension Lockstep {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
+    @Flag(
+      help:
+        "FILE is a Raft snapshot backup: replace the whole cluster (with --force: sys/storage/raft/snapshot-force)."
+    )
+    var snapshot = false
+
+    @Flag(help: "With --snapshot: do not ask for confirmation.")
+    var yes = false
+
+    @OptionGroup var vaultLogin: VaultLoginOptions
+
     func run() async throws {
+      if snapshot { return try await runSnapshot() }
       let bytes = try await BackupDestination.read(backup)
       let opened = try await keys.opener().open(bytes)
       let restorer = VaultRestorer(
-        vault: try VaultClient.fromEnvironment(),
+        vault: try vaultLogin.client(),
         options: .init(dryRun: dryRun, force: force, toMount: toMount, prefix: prefix))
       let report = try await restorer.restore(opened.payload)
       if json {
