@@ -70,6 +70,48 @@ import Yams
       return sandbox
     }
 
+    /// Configures OpenBao's JWT auth method at `path` with a key pair made here, a role
+    /// holding only policies/vault/lockstep-backup.hcl, and writes a token it accepts (as
+    /// the kubelet writes a projected service-account token) to `tokenFile`.
+    func serveJWTLogin(path: String, role: String, tokenFile: String) throws {
+      let tool = Repository.root + "/Tests/Support/jwt_tool.py"
+      let keys = try TemporaryDirectory.make(prefix: "template-jwt")
+      guard try ChildProcess.run("python3", [tool, "keygen", keys]).succeeded else {
+        throw UserError("jwt_tool keygen failed")
+      }
+      let policy = try String(
+        contentsOfFile: Repository.root + "/policies/vault/lockstep-backup.hcl", encoding: .utf8)
+      func json(_ object: Any) throws -> String {
+        String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+      }
+      _ = try vault.vaultCall(
+        "POST", "sys/policies/acl/lockstep-backup", body: try json(["policy": policy]))
+      _ = try vault.vaultCall("POST", "sys/auth/\(path)", body: #"{"type":"jwt"}"#)
+      let publicKey = try String(contentsOfFile: keys + "/jwt-pub.pem", encoding: .utf8)
+      _ = try vault.vaultCall(
+        "POST", "auth/\(path)/config",
+        body: try json([
+          "jwt_validation_pubkeys": [publicKey],
+          "bound_issuer": "https://kubernetes.default.svc",
+        ]))
+      _ = try vault.vaultCall(
+        "POST", "auth/\(path)/role/\(role)",
+        body: try json([
+          "role_type": "jwt", "user_claim": "sub", "bound_audiences": ["openbao"],
+          "bound_subject": "system:serviceaccount:backup:lockstep",
+          "token_policies": ["lockstep-backup"], "token_ttl": "5m",
+        ]))
+      let claims =
+        #"{"iss":"https://kubernetes.default.svc","sub":"system:serviceaccount:backup:lockstep","aud":["openbao"],"iat":-5,"nbf":-5,"exp":600}"#
+      let signed = try ChildProcess.run("python3", [tool, "sign", keys + "/jwt-key.pem", claims])
+      guard signed.succeeded else { throw UserError("jwt_tool sign failed") }
+      try FileManager.default.createDirectory(
+        atPath: (tokenFile as NSString).deletingLastPathComponent,
+        withIntermediateDirectories: true)
+      _ = FileManager.default.createFile(
+        atPath: tokenFile, contents: Data(signed.stdout), attributes: [.posixPermissions: 0o600])
+    }
+
     /// The template's text with its absolute paths moved into the sandbox.
     func map(_ text: String) -> String {
       var mapped = text.replacingOccurrences(
@@ -248,11 +290,18 @@ import Yams
       var environment = ["PATH": sandbox.root + "/usr/local/bin:/usr/bin:/bin"]
       for variable in container["env"] as? [[String: Any]] ?? [] {
         if let name = variable["name"] as? String, let value = variable["value"] as? String {
-          environment[name] = value
+          environment[name] = sandbox.map(value)
         }
       }
-      // Values that name the operator's servers point at the local stack; the Secret of
-      // envFrom holds the AWS keys (and, here, moto's endpoint).
+      // The job logs in to Vault with its projected service-account token (no Vault token
+      // anywhere): the sandbox's OpenBao gets the JWT method at the template's auth path, and
+      // the kubelet's part, a signed token at the template's VAULT_JWT_FILE, is played here.
+      let jwtFile = try #require(environment["VAULT_JWT_FILE"])
+      try sandbox.serveJWTLogin(
+        path: try #require(environment["VAULT_AUTH_PATH"]),
+        role: try #require(environment["VAULT_JWT_ROLE"]), tokenFile: jwtFile)
+      // Values that name the operator's servers point at the local stack; static keys stand
+      // in for the web-identity exchange, which S3Tests' CronJob test covers against moto.
       environment["VAULT_ADDR"] = "http://127.0.0.1:\(sandbox.vault.port)"
       environment["AWS_ACCESS_KEY_ID"] = sandbox.s3.s3AccessKeyID
       environment["AWS_SECRET_ACCESS_KEY"] = sandbox.s3.s3SecretAccessKey
@@ -448,6 +497,8 @@ import Yams
     try await withLocalService(.vault) { vault in
       try await withLocalService(.k8s) { k8s in
         let standIn = KubernetesStandIn(k8s)
+        // Like a real cluster, the stand-in has only the namespaces that were created.
+        try standIn.createNamespace("aura")
         _ = try vault.vaultCall(
           "POST", "secret/data/aura/production",
           body: #"{"data":{"DATABASE_URL":"x","SESSION_SECRET":"y","BUILT_AT_RUN_TIME":"z"}}"#)
@@ -542,6 +593,8 @@ import Yams
     try await withLocalService(.vault) { vault in
       try await withLocalService(.k8s) { k8s in
         let standIn = KubernetesStandIn(k8s)
+        // Like a real cluster, the stand-in has only the namespaces that were created.
+        try standIn.createNamespace("aura")
         let values = [
           "DATABASE_URL": "postgres://aura:pa$$w0rd'@db/aura", "SESSION_SECRET": " spaced # hash ",
           "EMPTY": "", "QUOTED": #""double" and 'single'"#,
