@@ -249,11 +249,13 @@ struct JSONParser {
         index += 1
       }
       guard index > start else { throw Malformed() }
-      // A number must be one, and finite: `1e999` or `1-2` makes the answer malformed (an
-      // error naming the path), never a value that traps when converted later.
+      // A number must be one: `1-2` makes the answer malformed (an error naming the path).
+      // `1e999` is valid JSON and stays as written (a secret may hold it, and Vault keeps it
+      // as text); a field that must be an integer refuses it where it is read (`int(in:)`
+      // never traps, and the KV reader turns a non-integer version into an error).
       let lexeme = String(
         decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-      guard let value = Double(lexeme), value.isFinite else { throw Malformed() }
+      guard Double(lexeme) != nil else { throw Malformed() }
       return .number(start..<index)
     }
   }

@@ -412,9 +412,19 @@ extension VaultClient {
           map.setJSON(member.key, value)
         }
       }
+      // A version that is present must be an integer (`1e999` from a hostile server is an
+      // error, never a trap and never "no version").
+      var version: Int?
+      if kv.mount.kvVersion == 2, let node = metadata?["version"], !node.isNull {
+        guard let number = node.int(in: bytes) else {
+          throw VaultError.invalidResponse(
+            path: kv.display, detail: "its version is not an integer")
+        }
+        version = number
+      }
       return VaultSecret(
         path: kv.display, data: map,
-        version: kv.mount.kvVersion == 2 ? metadata?["version"]?.int(in: bytes) : nil,
+        version: version,
         createdTime: metadata?["created_time"]?.text(in: bytes),
         customMetadata: metadata?["custom_metadata"]?.stringMap(in: bytes) ?? [:])
     }
