@@ -12,6 +12,10 @@ public enum RotationError: LockstepError, Equatable {
   case casConflict(path: String, expected: Int, found: Int, staging: String)
   case verification(String)
   case stepFailed(step: String, reason: String)
+  /// The lock record read from Vault does not pass validation (planted or damaged).
+  case untrustedLock(path: String, reason: String)
+  case wrongSigningKey(expected: String)
+  case promotedAlready(lock: String)
 
   public var description: String {
     switch self {
@@ -33,6 +37,12 @@ public enum RotationError: LockstepError, Equatable {
       "\(path) changed during the rotation (expected version \(expected), found \(found)); nothing was overwritten, the new values wait at \(staging); check the change, then run `lockstep rotate resume --rebase`"
     case .verification(let why):
       "verification failed: \(why)"
+    case .untrustedLock(let path, let reason):
+      "the lock \(path) is not trusted, nothing was changed: \(reason); inspect it, and if no rotation of yours wrote it, delete it with `bao kv metadata delete \(path)`"
+    case .promotedAlready(let lock):
+      "the rotation holding \(lock) has promoted its new values to the live secret, so it cannot be aborted; finish it with `lockstep rotate resume`"
+    case .wrongSigningKey(let expected):
+      "this rotation's evidence is sealed with \(expected); resume it with that --signing-key"
     case .stepFailed(let step, let reason):
       "step \(step) failed: \(reason); the rotation is resumable with `lockstep rotate resume`"
     }
@@ -41,7 +51,10 @@ public enum RotationError: LockstepError, Equatable {
   public var exitStatus: ExitStatus {
     switch self {
     case .locked, .unfinished, .casConflict: .temporaryFailure
-    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed: .failure
+    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed,
+      .wrongSigningKey, .promotedAlready:
+      .failure
+    case .untrustedLock: .dataError
     case .verification: .mismatch
     }
   }
