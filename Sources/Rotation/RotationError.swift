@@ -16,6 +16,8 @@ public enum RotationError: LockstepError, Equatable {
   case untrustedLock(path: String, reason: String)
   case wrongSigningKey(expected: String)
   case promotedAlready(lock: String)
+  /// SIGINT or SIGTERM: stopped at a step boundary; `resume` is nil when no lock was taken.
+  case interrupted(signal: String, before: String, resume: String?)
 
   public var description: String {
     switch self {
@@ -39,6 +41,10 @@ public enum RotationError: LockstepError, Equatable {
       "verification failed: \(why)"
     case .untrustedLock(let path, let reason):
       "the lock \(path) is not trusted, nothing was changed: \(reason); inspect it, and if no rotation of yours wrote it, delete it with `bao kv metadata delete \(path)`"
+    case .interrupted(let signal, let before, let resume?):
+      "stopped by \(signal) before \(before), every completed step recorded; continue with: \(resume)"
+    case .interrupted(let signal, _, nil):
+      "stopped by \(signal) before the lock was taken; nothing was changed"
     case .promotedAlready(let lock):
       "the rotation holding \(lock) has promoted its new values to the live secret, so it cannot be aborted; finish it with `lockstep rotate resume`"
     case .wrongSigningKey(let expected):
@@ -50,7 +56,7 @@ public enum RotationError: LockstepError, Equatable {
 
   public var exitStatus: ExitStatus {
     switch self {
-    case .locked, .unfinished, .casConflict: .temporaryFailure
+    case .locked, .unfinished, .casConflict, .interrupted: .temporaryFailure
     case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed,
       .wrongSigningKey, .promotedAlready:
       .failure

@@ -37,7 +37,7 @@ public struct RotationStatus: Sendable {
     return words.joined(separator: " ")
   }
 
-  static func quoted(_ word: String) -> String {
+  public static func quoted(_ word: String) -> String {
     let plain = word.utf8.allSatisfy { byte in
       (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
         || (0x61...0x7A).contains(byte) || "/._-+=:@,".utf8.contains(byte)

@@ -19,6 +19,7 @@ extension Rotator {
         report(step.rawValue, .skipped, "already done")
         continue
       }
+      try stopIfInterrupted(before: step.rawValue)
       let start = clock.now
       report(step.rawValue, .started, "")
       injectFault(step, "before")
@@ -34,6 +35,7 @@ extension Rotator {
         case .finish: try finish()
         }
       } catch let error as RotationError {
+        if case .interrupted = error { throw error }
         recordFailure(step, error.description)
         throw error
       } catch let error as any LockstepError {
@@ -290,6 +292,7 @@ extension Rotator {
     for target in policy.kubernetes {
       let marker = "deploy:\(target.namespace)/\(target.deployment)"
       if lock?.steps.contains(marker) ?? false { continue }
+      try stopIfInterrupted(before: marker)
       currentTarget = "deployment \(target.namespace)/\(target.deployment)"
       var values: [String: SecretBytes] = [:]
       for key in target.keys { values[key] = staged[key] }
@@ -405,6 +408,21 @@ extension Rotator {
   }
 
   // MARK: helpers
+
+  /// Stops at a step boundary after a SIGINT/SIGTERM: everything done so far is recorded
+  /// (lock, evidence, journal), so the rotation is resumable as it stands.
+  func stopIfInterrupted(before step: String) throws {
+    guard let signal = options.interrupt?.signal else { return }
+    let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+    if lock != nil {
+      _ = try? evidence?.record(
+        step: "interrupted", target: "", outcome: "stopped",
+        details: ["signal": name, "before": step])
+      syncEvidence()
+    }
+    throw RotationError.interrupted(
+      signal: name, before: step, resume: lock == nil ? nil : options.resumeCommand)
+  }
 
   /// A failed step in the evidence, with the target it was working on, copied to the lock.
   func recordFailure(_ step: Step, _ reason: String) {

@@ -35,6 +35,10 @@ public final class Rotator {
     public var signer = ""
     /// The signing key's path as given (absolute), for the resume command `status` prints.
     public var signingKeyFile = ""
+    /// Set by the command's SIGINT/SIGTERM handler; checked between steps.
+    public var interrupt: RotationInterrupt?
+    /// The exact command that continues this rotation, for the interruption's sentence.
+    public var resumeCommand = "lockstep rotate resume"
 
     public init(stateDirectory: String, evidenceDirectory: String) {
       self.stateDirectory = stateDirectory

@@ -159,7 +159,7 @@ struct CheckupTests {
     expectProblem("PostgreSQL role \"missing_role_\(user)\" named by the policy does not exist")
     expectProblem("may not UNLINK keys matching 'sess:*'")
     expectProblem("kubectl may not patch secrets in namespace \(seeded.namespace)")
-    expectProblem("deployment \(seeded.namespace)/nowhere does not exist")
+    expectProblem("eployment \(seeded.namespace)/nowhere does not exist")
     #expect(problems.count == 5, "\(problems)")
     #expect(!problems.joined().contains("doctor-pw"))
     #expect(!problems.joined().contains(tokenText))

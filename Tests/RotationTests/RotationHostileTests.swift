@@ -188,7 +188,14 @@ extension RotationEndToEndTests {
         "-c", "setsid python3 \"$@\" >/dev/null 2>&1 & echo $!", "relay", script, String(port),
         String(stack.postgres.port), log,
       ], environment: stack.environment, timeout: .seconds(10))
-    try await Task.sleep(for: .milliseconds(300))
+    let ready = try await ChildProcess.runDetached(
+      "bash",
+      [
+        "-c",
+        "for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && exit 0; sleep 0.1; done; exit 1",
+        "wait", String(port),
+      ], environment: stack.environment, timeout: .seconds(20))
+    #expect(ready.succeeded, "the relay listens")
     return (port, log, started.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 

@@ -103,7 +103,7 @@ extension Lockstep.Rotate {
             "refusing to rotate without confirmation: pass --yes when not on a terminal",
             exit: .usage)
         }
-        for line in RotationPlan.lines(policy: policy, live: .success(nil)) { Terminal.out(line) }
+        for line in RotationPlan.lines(policy: policy, live: nil) { Terminal.out(line) }
         FileHandle.standardError.write(
           Data("Rotate these secrets now? Type 'rotate' to go on: ".utf8))
         guard readLine()?.trimmingCharacters(in: .whitespaces) == "rotate" else {
@@ -203,6 +203,21 @@ enum RotationCommand {
     settings.signingKeyFile = absolute(options.signingKey)
     settings.forceUnlock = forceUnlock
     settings.rebase = rebase
+    var words = [
+      "lockstep", "rotate", "resume", "--policy", RotationStatus.quoted(policyFile),
+      "--signing-key", RotationStatus.quoted(options.signingKey),
+    ]
+    if options.evidenceDir != "lockstep-evidence" {
+      words += ["--evidence-dir", RotationStatus.quoted(options.evidenceDir)]
+    }
+    if let stateDir = options.stateDir {
+      words += ["--state-dir", RotationStatus.quoted(stateDir)]
+    }
+    settings.resumeCommand = words.joined(separator: " ")
+    let interrupt = RotationInterrupt()
+    settings.interrupt = interrupt
+    let handlers = InterruptHandlers(interrupt)
+    defer { handlers.cancel() }
     let json = options.json
     let fixedSettings = settings
     let summary = try await onDedicatedThread { () throws -> Rotator.Summary in
@@ -220,6 +235,39 @@ enum RotationCommand {
 func absolute(_ path: String) -> String {
   if path.hasPrefix("/") { return path }
   return FileManager.default.currentDirectoryPath + "/" + path
+}
+
+/// SIGINT/SIGTERM during a rotation: the first asks the orchestrator to stop at the next
+/// step boundary (the write in progress completes and is recorded); a second one stops at
+/// once, as a crash would, which `resume` also survives.
+final class InterruptHandlers {
+  let sources: [any DispatchSourceSignal]
+
+  init(_ interrupt: RotationInterrupt) {
+    var sources: [any DispatchSourceSignal] = []
+    for number in [SIGINT, SIGTERM] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        if interrupt.raise(number) {
+          Terminal.error(
+            "stopping after the current step (Ctrl-C again stops at once; resume survives either)")
+        } else {
+          signal(number, SIG_DFL)
+          kill(getpid(), number)
+        }
+      }
+      source.resume()
+      sources.append(source)
+    }
+    self.sources = sources
+  }
+
+  func cancel() {
+    for source in sources { source.cancel() }
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+  }
 }
 
 extension RotationCommand {
