@@ -1,6 +1,8 @@
+import Dispatch
 import Kubernetes
 import LockstepCore
 import Postgres
+import Synchronization
 
 /// What a policy requires of each system before a rotation may change anything, checked
 /// once and produced as data: `rotate run`/`resume` stop on any problem, and `doctor
@@ -279,19 +281,6 @@ public struct RotationPreflight: Sendable {
     for (context, namespace) in scopes {
       let label = context.map { "\($0)/\(namespace)" } ?? namespace
       do {
-        if try !deployments.exists(
-          kind: "namespace", name: namespace, namespace: namespace, context: context)
-        {
-          checks.append(
-            .fail(system, "namespace \(label)", "namespace \(label) does not exist"))
-          continue
-        }
-        checks.append(.pass(system, "namespace \(label)", "exists"))
-      } catch {
-        // Namespaced RBAC may hide namespaces (and some API servers do not list them): the
-        // deployment read below proves the namespace then.
-      }
-      do {
         checks.append(
           try deployments.canDeploy(namespace: namespace, context: context)
             ? .pass(system, "kubectl rights (\(label))", "may patch deployments and secrets")
@@ -302,10 +291,14 @@ public struct RotationPreflight: Sendable {
         checks.append(.fail(system, "kubectl rights (\(label))", "Kubernetes: \(error)"))
       }
     }
-    for target in policy.kubernetes {
-      checks.append(Self.referenceCheck(target, deployments))
+    // One kubectl read or two per target: run them side by side (each blocks on a child).
+    let targets = policy.kubernetes
+    let results = Mutex([Check?](repeating: nil, count: targets.count))
+    DispatchQueue.concurrentPerform(iterations: targets.count) { index in
+      let check = Self.referenceCheck(targets[index], deployments)
+      results.withLock { $0[index] = check }
     }
-    return checks
+    return checks + results.withLock { $0.compactMap { $0 } }
   }
 
   /// The deployment exists and reads what the rotation writes: the Secret (which must
@@ -320,6 +313,14 @@ public struct RotationPreflight: Sendable {
         let references = try deployments.templateReferences(
           namespace: target.namespace, deployment: target.deployment, context: target.context)
       else {
+        // Say which is missing: the namespace (the deployment read cannot tell), or the
+        // deployment in it.
+        let namespaceExists = try? deployments.exists(
+          kind: "namespace", name: target.namespace, namespace: target.namespace,
+          context: target.context)
+        if namespaceExists == false {
+          return .fail(system, label, "namespace \(target.namespace) does not exist")
+        }
         return .fail(system, label, "\(label) does not exist")
       }
       switch target.mode {
