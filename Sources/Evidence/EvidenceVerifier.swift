@@ -21,6 +21,8 @@ public enum EvidenceVerifier {
   public struct Failure: LockstepError, Equatable {
     public let description: String
     public var exitStatus: ExitStatus { .mismatch }
+
+    public init(description: String) { self.description = description }
   }
 
   /// Verifies the log at `path`. With `expectedKey` (hex), the seal must be by that key;

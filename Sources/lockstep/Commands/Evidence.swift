@@ -44,6 +44,12 @@ extension Lockstep {
             let report = try EvidenceVerifier.verify(
               path: file, expectedKey: expected, allowUnsealed: true)
             guard report.sealed else {
+              guard isDirectory.boolValue else {
+                throw EvidenceVerifier.Failure(
+                  description:
+                    "\(file) is not sealed (the rotation did not finish, or its last records were removed)"
+                )
+              }
               failed += 1
               Terminal.out(
                 "\(file): \(report.records) records, chain intact, NOT SEALED (a rotation in progress or interrupted: `lockstep rotate status`)"
@@ -58,6 +64,8 @@ extension Lockstep {
                   ? " (format 1 seal: its own time and actor are not signed)" : "")
                 + (key == nil ? " (pass --key to require this key)" : ""))
           } catch let error as EvidenceVerifier.Failure {
+            // One file: its failure is the one sentence on stderr.
+            guard isDirectory.boolValue else { throw error }
             failed += 1
             Terminal.out("\(file): FAILED: \(error.description)")
           }
