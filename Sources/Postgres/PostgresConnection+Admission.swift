@@ -73,7 +73,7 @@ extension PostgresConnection {
       return .none("no pg_hba.conf line admits role \(role) on database \(database) from this host")
     case .unknown(let why):
       return .none(
-        "libpq \(Self.libpqVersion / 10000) cannot refuse a server that asks for the password in clear, and \(why); read access to pg_hba_file_rules (superuser), or PGCHANNELBINDING=require with TLS, is needed"
+        "libpq \(Self.libpqVersion / 10000) cannot refuse a server that asks for the password in clear, and \(why); let the login read the rules (GRANT SELECT ON pg_hba_file_rules and GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO it), or use TLS with PGCHANNELBINDING=require"
       )
     }
   }

@@ -158,3 +158,41 @@ extension RotationEndToEndTests {
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
   }
 }
+
+extension RotationEndToEndTests {
+  /// Issue 11: rotate checks what doctor checks. A CREATEROLE login without
+  /// pg_signal_backend, and (on libpq 15) without read access to pg_hba_file_rules, stops at
+  /// preflight with both reasons; granting them lets the same run through.
+  @Test func aNonSuperuserLoginIsToldWhatItLacks() async throws {
+    let stack = try await onDedicatedThread { try RotationStack() }
+    let oldPassword = try await stack.seed()
+    let before = try await stack.liveSecret()
+    let admin = try stack.adminConnection(database: "postgres")
+    defer { admin.close() }
+    try admin.query("DROP ROLE IF EXISTS rotator")
+    try admin.query("CREATE ROLE rotator LOGIN CREATEROLE")
+    let password = SecretBytes(utf8: "Rotator-\(UUID().uuidString)")
+    try admin.setPassword(role: "rotator", secret: password)
+    let pgpass = stack.directory + "/pgpass"
+    let entries = try String(contentsOfFile: pgpass, encoding: .utf8)
+    try (entries + "127.0.0.1:\(stack.postgres.port):*:rotator:\(password.unsafeUTF8String()!)\n")
+      .write(toFile: pgpass, atomically: false, encoding: .utf8)
+    let refused = try await stack.rotate("run", environment: ["PGUSER": "rotator"])
+    #expect(refused.status == 1, "\(refused.stderrText)")
+    #expect(refused.stderrText.contains("grant it pg_signal_backend"), "\(refused.stderrText)")
+    if PostgresConnection.libpqVersion < 160_000 {
+      #expect(refused.stderrText.contains("GRANT SELECT ON pg_hba_file_rules"))
+    }
+    let doctor = try await stack.run(
+      "doctor", "--policy", stack.policyPath, "--timeout", "30",
+      extraEnvironment: ["PGUSER": "rotator"])
+    #expect(doctor.stderrText.contains("pg_signal_backend"), "doctor says the same")
+    #expect(try stack.login(oldPassword) == .accepted)
+    try admin.query("GRANT pg_signal_backend TO rotator")
+    try admin.query("GRANT SELECT ON pg_hba_file_rules TO rotator")
+    try admin.query("GRANT EXECUTE ON FUNCTION pg_hba_file_rules() TO rotator")
+    let run = try await stack.rotate("run", environment: ["PGUSER": "rotator"])
+    #expect(run.status == 0, "\(run.stderrText)")
+    try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
+  }
+}
