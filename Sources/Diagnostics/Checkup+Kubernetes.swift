@@ -125,7 +125,7 @@ extension Checkup {
     }
     enum Probe: Sendable {
       case canI(verb: String, resource: String)
-      case deployment(String)
+      case deployment(RotationPolicy.KubernetesTarget)
     }
     var probes: [(Scope, Probe)] = []
     for scope in usable {
@@ -133,7 +133,7 @@ extension Checkup {
       probes.append((scope, .canI(verb: "patch", resource: "secrets")))
       for target in targets
       where target.namespace == scope.namespace && target.context == scope.context {
-        probes.append((scope, .deployment(target.deployment)))
+        probes.append((scope, .deployment(target)))
       }
     }
     let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
@@ -161,18 +161,20 @@ extension Checkup {
                 .failed("Kubernetes", name, clause(error), problem: kubernetesSentence(error))
               )
             }
-          case .deployment(let name):
-            let label = "deployment \(name) (\(scope.label))"
-            do {
-              let deployment = try await kubectl.deployment(name)
-              let containers = deployment.containers.map(\.name).joined(separator: ", ")
-              return (index, .passed("Kubernetes", label, "exists; containers \(containers)"))
-            } catch {
-              return (
-                index,
-                .failed("Kubernetes", label, clause(error), problem: kubernetesSentence(error))
-              )
+          case .deployment(let target):
+            // The rotation preflight's own check: the deployment exists and reads the
+            // Secret the rotation writes (kubectl blocks: a thread of its own).
+            let deployments = KubectlDeployments(base: base)
+            let check = try? await onDedicatedThread {
+              RotationPreflight.referenceCheck(target, deployments)
             }
+            return (
+              index,
+              check.map(result)
+                ?? .failed(
+                  "Kubernetes", "deployment \(target.deployment)", "not checked",
+                  problem: "The deployment \(target.deployment) could not be checked.")
+            )
           }
         }
       }

@@ -17,6 +17,7 @@ public final class EvidenceLog {
   private let signingKey: Ed25519KeyPair
   private let fingerprintKey: SecretBytes
   private let actor: [String: String]
+  private let policyDigest: String?
   private var sequence: Int
   private var previousHash: String
   public private(set) var isSealed: Bool
@@ -25,8 +26,12 @@ public final class EvidenceLog {
 
   /// Opens `path`, continuing its chain when the file exists and is not sealed (a resumed
   /// rotation), or starting a new one. The directory is created 0700 and the file 0600.
-  public init(path: String, signingKey: Ed25519KeyPair, actor: [String: String]? = nil) throws {
+  public init(
+    path: String, signingKey: Ed25519KeyPair, actor: [String: String]? = nil,
+    policyDigest: String? = nil
+  ) throws {
     self.path = path
+    self.policyDigest = policyDigest.flatMap { $0.isEmpty ? nil : $0 }
     self.signingKey = signingKey
     fingerprintKey = HKDF.deriveKey(
       from: signingKey.seed, salt: [], info: Array("lockstep evidence fingerprint v1".utf8),
@@ -70,33 +75,58 @@ public final class EvidenceLog {
     step: String, target: String, outcome: String, details: [String: Any] = [:]
   ) throws -> Int {
     guard !isSealed else { throw UserError("the evidence log \(path) is already sealed") }
-    return try append([
+    var fields: [String: Any] = [
       "step": step, "target": target, "outcome": outcome, "details": details, "actor": actor,
-    ])
+    ]
+    if let policyDigest { fields["policy_sha256"] = policyDigest }
+    return try append(fields)
   }
 
-  /// Appends the signed seal; nothing may be recorded after it.
+  /// The records written so far, as the file holds them.
+  public func contents() -> String? {
+    FileManager.default.contents(atPath: path).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  /// Appends the signed seal; nothing may be recorded after it. The signature covers the
+  /// seal's own fields (time, actor, key) as well as the chain before it.
   public func seal() throws {
     guard !isSealed else { return }
     let next = sequence + 1
+    let time = Self.timestamp()
+    let publicKey = Hex.encode(signingKey.publicKey)
     let signature = signingKey.signature(
-      for: Self.sealMessage(previous: previousHash, sequence: next))
-    _ = try append([
-      "step": "seal", "public_key": Hex.encode(signingKey.publicKey),
-      "signature": Hex.encode(signature), "actor": actor,
-    ])
+      for: Self.sealMessage(
+        previous: previousHash, sequence: next, time: time, publicKey: publicKey, actor: actor))
+    _ = try append(
+      [
+        "step": "seal", "public_key": publicKey, "signature": Hex.encode(signature),
+        "actor": actor, "seal_format": 2,
+      ], time: time)
     isSealed = true
   }
 
+  /// Format 1 (before 2026-12) signed only the chain; its seal's time and actor are not
+  /// covered. Kept to verify old files.
   static func sealMessage(previous: String, sequence: Int) -> [UInt8] {
     Array("lockstep-evidence-v1\n\(previous)\n\(sequence)".utf8)
   }
 
-  private func append(_ fields: [String: Any]) throws -> Int {
+  /// Format 2: every field of the seal record except the signature itself.
+  static func sealMessage(
+    previous: String, sequence: Int, time: String, publicKey: String, actor: [String: String]
+  ) -> [UInt8] {
+    Array(
+      ("lockstep-evidence-v2\n\(previous)\n\(sequence)\n\(time)\n\(publicKey)\n"
+        + "\(actor["user"] ?? "")\n\(actor["host"] ?? "")").utf8)
+  }
+
+  private func append(_ fields: [String: Any], time: String = EvidenceLog.timestamp()) throws
+    -> Int
+  {
     var record = fields
     sequence += 1
     record["seq"] = sequence
-    record["time"] = Self.timestamp()
+    record["time"] = time
     record["prev"] = previousHash
     var line = try JSONSerialization.data(
       withJSONObject: record, options: [.sortedKeys, .withoutEscapingSlashes])

@@ -7,15 +7,26 @@ public enum EvidenceReport {
   /// Placeholders a notice template may use, each `{{name}}`.
   public static let placeholders = [
     "start", "end", "duration", "actor", "rotation_id", "components", "actions", "public_key",
+    "status", "log_matches", "interruptions",
   ]
 
-  public static func render(template: String, evidencePath: String, expectedKey: String?) throws
-    -> String
-  {
-    let report = try EvidenceVerifier.verify(path: evidencePath, expectedKey: expectedKey)
+  /// Renders `template` from the log at `evidencePath`. A sealed log must verify (with
+  /// `expectedKey` when given); an unsealed one (a rotation still running, or interrupted)
+  /// is rendered only when `allowInProgress`, after its chain has been checked, and the
+  /// notice says "in progress". `formatKey` turns the seal's hex key into the notation the
+  /// user knows (`lockstepsig1…`).
+  public static func render(
+    template: String, evidencePath: String, expectedKey: String?, allowInProgress: Bool = false,
+    formatKey: (String) -> String = { $0 }
+  ) throws -> String {
+    let report = try EvidenceVerifier.verify(
+      path: evidencePath, expectedKey: expectedKey, allowUnsealed: allowInProgress)
     let records = try EvidenceVerifier.records(path: evidencePath)
     var values = try fields(records: records, report: report)
-    values["public_key"] = report.publicKey
+    values["public_key"] =
+      report.sealed ? formatKey(report.publicKey) : "none yet (the log is not sealed)"
+    values["status"] =
+      report.sealed ? "complete" : "in progress (the evidence is not sealed yet)"
     var output = template
     for (name, value) in values {
       output = output.replacingOccurrences(of: "{{\(name)}}", with: value)
@@ -43,12 +54,27 @@ public enum EvidenceReport {
     var components: [String] = []
     var actions: [String] = []
     var rotationID = ""
+    var matches: [String] = []
+    var interruptions: [String] = []
     for record in records {
       let step = record["step"] as? String ?? ""
       let target = record["target"] as? String ?? ""
       let outcome = record["outcome"] as? String ?? ""
       let details = record["details"] as? [String: Any] ?? [:]
       if let id = details["rotation_id"] as? String, rotationID.isEmpty { rotationID = id }
+      if step == "logs", let counts = details["matches"] as? [String: Any] {
+        for (file, count) in counts.sorted(by: { $0.key < $1.key }) {
+          matches.append("- \(file): \(count) matching line(s)")
+        }
+      }
+      if outcome == "resumed" {
+        interruptions.append(
+          "- the rotation was interrupted and resumed at \(record["time"] as? String ?? "?")")
+      } else if outcome == "failed" {
+        interruptions.append(
+          "- \(step) failed at \(record["time"] as? String ?? "?")\(target.isEmpty ? "" : " (\(target))")"
+        )
+      }
       guard step != "seal", step != "lock" else { continue }
       if !target.isEmpty && !components.contains(target) && step != "finish" && step != "logs"
         && step != "stage"
@@ -66,6 +92,10 @@ public enum EvidenceReport {
       "duration": duration, "actor": actor ?? "unknown", "rotation_id": rotationID,
       "components": components.map { "- \($0)" }.joined(separator: "\n"),
       "actions": actions.joined(separator: "\n"),
+      "log_matches": matches.isEmpty
+        ? "- no log file was scanned" : matches.joined(separator: "\n"),
+      "interruptions": interruptions.isEmpty
+        ? "- none: the rotation ran without interruption" : interruptions.joined(separator: "\n"),
     ]
   }
 

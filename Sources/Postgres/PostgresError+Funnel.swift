@@ -44,8 +44,21 @@ extension PostgresError {
       switch reported.sqlState {
       case "28P01": return .badPassword(role: role, server: server)
       case "28000":
-        if reported.text.contains("no encryption") || reported.text.contains("SSL off") {
-          return .tlsRequired(server: server)
+        // pg_hba.conf's own words: "pg_hba.conf rejects connection for host …, no
+        // encryption" is a `reject` line, "no pg_hba.conf entry for host …" no line at all.
+        // Both end with the connection's encryption state, which says nothing about TLS
+        // being required, so neither is reported as a TLS problem.
+        if reported.text.contains("pg_hba.conf rejects connection") {
+          return .loginRejected(
+            role: role, server: server,
+            detail: "a pg_hba.conf line rejects this role and database from this host")
+        }
+        if reported.text.contains("no pg_hba.conf entry") {
+          return .loginRejected(
+            role: role, server: server,
+            detail:
+              "no pg_hba.conf line admits this role and database from this host with this connection's encryption (if only a hostssl line would, set PGSSLMODE=require)"
+          )
         }
         return .loginRejected(role: role, server: server, detail: clean(reported.text))
       case "3D000": return .databaseMissing(database: database, server: server)

@@ -12,6 +12,12 @@ public enum RotationError: LockstepError, Equatable {
   case casConflict(path: String, expected: Int, found: Int, staging: String)
   case verification(String)
   case stepFailed(step: String, reason: String)
+  /// The lock record read from Vault does not pass validation (planted or damaged).
+  case untrustedLock(path: String, reason: String)
+  case wrongSigningKey(expected: String)
+  case promotedAlready(lock: String)
+  /// SIGINT or SIGTERM: stopped at a step boundary; `resume` is nil when no lock was taken.
+  case interrupted(signal: String, before: String, resume: String?)
 
   public var description: String {
     switch self {
@@ -33,6 +39,16 @@ public enum RotationError: LockstepError, Equatable {
       "\(path) changed during the rotation (expected version \(expected), found \(found)); nothing was overwritten, the new values wait at \(staging); check the change, then run `lockstep rotate resume --rebase`"
     case .verification(let why):
       "verification failed: \(why)"
+    case .untrustedLock(let path, let reason):
+      "the lock \(path) is not trusted, nothing was changed: \(reason); inspect it, and if no rotation of yours wrote it, delete it with `bao kv metadata delete \(path)`"
+    case .interrupted(let signal, let before, let resume?):
+      "stopped by \(signal) before \(before), every completed step recorded; continue with: \(resume)"
+    case .interrupted(let signal, _, nil):
+      "stopped by \(signal) before the lock was taken; nothing was changed"
+    case .promotedAlready(let lock):
+      "the rotation holding \(lock) has promoted its new values to the live secret, so it cannot be aborted; finish it with `lockstep rotate resume`"
+    case .wrongSigningKey(let expected):
+      "this rotation's evidence is sealed with \(expected); resume it with that --signing-key"
     case .stepFailed(let step, let reason):
       "step \(step) failed: \(reason); the rotation is resumable with `lockstep rotate resume`"
     }
@@ -40,8 +56,11 @@ public enum RotationError: LockstepError, Equatable {
 
   public var exitStatus: ExitStatus {
     switch self {
-    case .locked, .unfinished, .casConflict: .temporaryFailure
-    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed: .failure
+    case .locked, .unfinished, .casConflict, .interrupted: .temporaryFailure
+    case .nothingToResume, .liveSecretMissing, .preflight, .ownCredential, .stepFailed,
+      .wrongSigningKey, .promotedAlready:
+      .failure
+    case .untrustedLock: .dataError
     case .verification: .mismatch
     }
   }

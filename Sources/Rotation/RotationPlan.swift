@@ -3,7 +3,9 @@ import LockstepCore
 /// The text of `rotate plan`: what a run would change, from the policy and (when Vault
 /// answers) the key names of the live secret. No values, and no writes.
 public enum RotationPlan {
-  public static func lines(policy: RotationPolicy, live: Result<VersionedSecret?, any Error>)
+  /// `live` nil: the live secret was not read (the confirmation before a run);
+  /// `.success(nil)`: it was read and does not exist.
+  public static func lines(policy: RotationPolicy, live: Result<VersionedSecret?, any Error>?)
     -> [String]
   {
     var lines = ["Rotation plan: \(policy.name)", ""]
@@ -16,6 +18,10 @@ public enum RotationPlan {
       )
       lines.append("  keys kept unchanged: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
     case .success(nil):
+      lines.append(
+        "  the live secret does not exist: a run stops at preflight (check the path, or the token's rights)"
+      )
+    case nil:
       lines.append("  (live secret not read)")
     case .failure(let error):
       lines.append("  (could not read the live secret: \(error))")
@@ -92,7 +98,11 @@ public enum RotationPlan {
     )
     lines.append("")
     lines.append(
-      "Preflight checks before any change: Vault access, PostgreSQL CREATEROLE, kubectl auth can-i, Redis SCAN/UNLINK"
+      "Preflight checks before any change: the live secret exists and Vault rights; PostgreSQL "
+        + "CREATEROLE (and pg_signal_backend), each role and verify database exist and pg_hba.conf "
+        + "admits the role with a challenge (never a cleartext password); each namespace, "
+        + "deployment and Secret exists and the deployment reads the Secret; kubectl rights; "
+        + "Redis SCAN/UNLINK (`lockstep doctor --policy` shows the same checks)"
     )
     return lines
   }

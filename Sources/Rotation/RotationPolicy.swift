@@ -311,9 +311,12 @@ extension RotationPolicy {
           classes.append(parsed)
         }
       }
+      // Classes named explicitly are the whole alphabet (`[lower, upper, digit]` means no
+      // symbol at all); without them the URL-safe default adds `-_.~`.
+      let fromClasses = fields["classes"] == nil ? nil : classes.flatMap(\.members)
       return .password(
-        length: try length.int(), alphabet: alphabet ?? SecretGenerator.safeAlphabet,
-        required: classes)
+        length: try length.int(),
+        alphabet: alphabet ?? fromClasses ?? SecretGenerator.safeAlphabet, required: classes)
     default:
       throw node.fail("give exactly one of bytes or password")
     }

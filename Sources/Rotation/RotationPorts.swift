@@ -1,3 +1,4 @@
+import Kubernetes
 import LockstepCore
 import Postgres
 
@@ -68,6 +69,14 @@ public protocol DatabaseRoles: Sendable {
   func profile(role: String) throws -> PostgresRoleProfile?
   /// `GRANT group TO role` for each membership, with its options.
   func grant(_ memberships: [PostgresRoleProfile.Membership], to role: String) throws
+  /// Whether that login may end other roles' sessions (superuser or pg_signal_backend).
+  func canSignalBackends() throws -> Bool
+  func databaseExists(_ name: String) throws -> Bool
+  /// What keeps a password login of `role` on `database` from sending the password in
+  /// clear; `verifyLogin` makes no login when this is `.none`.
+  func passwordExchangeGuard(role: String, database: String) -> PasswordExchangeGuard
+  /// pg_hba_file_rules' answer for `role` on `database` from this host.
+  func admission(role: String, database: String) -> PostgresAdmission
 }
 
 public protocol DeploymentTarget: Sendable {
@@ -82,6 +91,11 @@ public protocol DeploymentTarget: Sendable {
     progress: @escaping @Sendable (String) -> Void) throws
   /// Preflight: may we patch deployments and update secrets there?
   func canDeploy(namespace: String, context: String?) throws -> Bool
+  /// What the deployment's pod template reads; nil when the deployment does not exist.
+  func templateReferences(namespace: String, deployment: String, context: String?) throws
+    -> TemplateReferences?
+  /// Whether a namespaced object (`secret`) or a namespace (`namespace`) exists.
+  func exists(kind: String, name: String, namespace: String, context: String?) throws -> Bool
 }
 
 public protocol SessionStore: Sendable {

@@ -2,35 +2,75 @@ import Foundation
 import LockstepCore
 
 /// `rotate status`: the lock (who, since when, which steps are done) and whether staged
-/// values wait in Vault.
+/// values wait in Vault, with the exact command that finishes the rotation.
 public struct RotationStatus: Sendable {
   public var lock: LockRecord?
+  /// Why the record at the lock path is not trusted (then `lock` is nil).
+  public var invalidLock: String?
   public var stagingVersion: Int?
   public var lockPath: String
   public var stagingPath: String
+  /// The policy file as given on this command line.
+  public var policyFile: String
 
-  public static func read(policy: RotationPolicy, store: any SecretStore) throws -> RotationStatus {
-    let lock = try store.read(policy.vault.lock).flatMap { LockRecord(values: $0.values) }
+  public static func read(policy: RotationPolicy, store: any SecretStore, policyFile: String)
+    throws -> RotationStatus
+  {
+    var lock: LockRecord?
+    var invalid: String?
+    if let secret = try store.read(policy.vault.lock) {
+      do { lock = try LockRecord.parse(values: secret.values) } catch {
+        invalid = error.description
+      }
+    }
     let staging = try store.read(policy.vault.staging)
     return RotationStatus(
-      lock: lock, stagingVersion: staging?.version, lockPath: policy.vault.lock,
-      stagingPath: policy.vault.staging)
+      lock: lock, invalidLock: invalid, stagingVersion: staging?.version,
+      lockPath: policy.vault.lock, stagingPath: policy.vault.staging, policyFile: policyFile)
+  }
+
+  /// The command to type, every argument quoted for a POSIX shell.
+  public var resumeCommand: String {
+    var words = ["lockstep", "rotate", "resume", "--policy", Self.quoted(policyFile)]
+    let key = lock?.signingKeyFile ?? ""
+    words += ["--signing-key", key.isEmpty ? "SIGNING-KEY-FILE" : Self.quoted(key)]
+    return words.joined(separator: " ")
+  }
+
+  public static func quoted(_ word: String) -> String {
+    let plain = word.utf8.allSatisfy { byte in
+      (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte)
+        || (0x61...0x7A).contains(byte) || "/._-+=:@,".utf8.contains(byte)
+    }
+    if plain && !word.isEmpty { return word }
+    return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
   public var lines: [String] {
+    if let invalidLock {
+      return [
+        "the lock \(lockPath) holds a record Lockstep does not trust: \(invalidLock)",
+        "no resume is possible from it; if no rotation of yours wrote it, delete it with: bao kv metadata delete \(lockPath)",
+      ]
+    }
     guard let lock else {
       return ["no rotation in progress (\(lockPath) is free)"]
         + (stagingVersion.map { ["warning: staged values remain at \(stagingPath) v\($0)"] } ?? [])
     }
     let remaining = Rotator.Step.allCases.map(\.rawValue).filter { !lock.steps.contains($0) }
-    return [
+    let records = lock.evidenceChain.split(separator: "\n").count
+    var lines = [
       "rotation \(lock.rotationID) in progress: \(lock.holder)",
       "done: \(lock.steps.isEmpty ? "nothing yet" : lock.steps.joined(separator: ", "))",
       "remaining: \(remaining.joined(separator: ", "))",
       "staged values: \(stagingVersion.map { "\(stagingPath) v\($0)" } ?? "none")",
-      "evidence: \(lock.evidence)",
-      "finish it with: lockstep rotate resume --policy …",
+      "evidence: \(records) record(s) kept in the lock; resume continues them in --evidence-dir/\(lock.rotationID).jsonl",
     ]
+    if !lock.signer.isEmpty { lines.append("evidence signing key: \(lock.signer)") }
+    lines.append("finish it with: \(resumeCommand)")
+    lines.append(
+      "or give it up with: lockstep rotate abort --policy \(Self.quoted(policyFile)) --reason TEXT")
+    return lines
   }
 
   public var json: String {
@@ -39,11 +79,15 @@ public struct RotationStatus: Sendable {
       object["rotation_id"] = lock.rotationID
       object["holder"] = lock.holder
       object["steps_done"] = lock.steps
-      object["evidence"] = lock.evidence
+      object["evidence_records"] = lock.evidenceChain.split(separator: "\n").count
+      object["signer"] = lock.signer
+      object["resume_command"] = resumeCommand
     }
+    if let invalidLock { object["invalid_lock"] = invalidLock }
     if let stagingVersion { object["staging_version"] = stagingVersion }
     let data =
-      (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+      (try? JSONSerialization.data(
+        withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
     return String(decoding: data, as: UTF8.self)
   }
 }

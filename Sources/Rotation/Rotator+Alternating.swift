@@ -71,16 +71,16 @@ extension Rotator {
 
   /// Preflight for each pair: `pairProblems`, and the role about to be used holds no
   /// membership that the role in use lacks (the ones it lacks are granted at apply).
-  func alternatingProblems(_ database: any DatabaseRoles, live: VersionedSecret?) throws
-    -> [String]
-  {
+  static func alternatingProblems(
+    _ policy: RotationPolicy, _ database: any DatabaseRoles, live: VersionedSecret?
+  ) throws -> [String] {
     var problems: [String] = []
     for target in policy.postgres {
       guard let alternate = target.alternateRole, let userKey = target.userKey else { continue }
-      let (found, profiles) = try Self.pairProblems(target) { try database.profile(role: $0) }
+      let (found, profiles) = try pairProblems(target) { try database.profile(role: $0) }
       problems += found
       guard profiles.count == 2, let live else { continue }
-      guard let inUse = Self.roleInUse(target, live: live) else {
+      guard let inUse = roleInUse(target, live: live) else {
         problems.append(
           "\(userKey) in \(policy.vault.secret) must name \(target.role) or \(alternate)")
         continue

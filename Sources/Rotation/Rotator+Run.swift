@@ -10,7 +10,8 @@ import LockstepCore
 extension Rotator {
   /// Runs a new rotation (`resume: false`) or finishes the one the lock names.
   public func run(resume: Bool) throws -> Summary {
-    try preflight()
+    try preflight(resuming: resume)
+    defer { keeper?.stopHeartbeat() }
     var times: [(String, Duration)] = []
     for step in Step.allCases {
       let done = lock?.steps.contains(step.rawValue) ?? false
@@ -18,6 +19,7 @@ extension Rotator {
         report(step.rawValue, .skipped, "already done")
         continue
       }
+      try stopIfInterrupted(before: step.rawValue)
       let start = clock.now
       report(step.rawValue, .started, "")
       injectFault(step, "before")
@@ -33,14 +35,11 @@ extension Rotator {
         case .finish: try finish()
         }
       } catch let error as RotationError {
-        _ = try? evidence?.record(
-          step: step.rawValue, target: "", outcome: "failed", details: ["reason": error.description]
-        )
+        if case .interrupted = error { throw error }
+        recordFailure(step, error.description)
         throw error
       } catch let error as any LockstepError {
-        _ = try? evidence?.record(
-          step: step.rawValue, target: "", outcome: "failed", details: ["reason": error.description]
-        )
+        recordFailure(step, error.description)
         throw RotationError.stepFailed(step: step.rawValue, reason: error.description)
       } catch {
         throw RotationError.stepFailed(step: step.rawValue, reason: "\(error)")
@@ -58,177 +57,19 @@ extension Rotator {
 
   // MARK: preflight
 
-  /// Every target reachable and holding the rights the rotation needs, before any side
-  /// effect: a half-rotated system because step 5 lacked a permission is what this prevents.
-  func preflight() throws {
-    var problems: [String] = []
-    // Read once: the alternating checks and the Vault checks below both need it.
-    let live = Result { try store.read(policy.vault.secret) }
-    if let database {
-      do {
-        let user = try database.currentUser()
-        if policy.postgres.contains(where: { $0.role == user || $0.alternateRole == user }) {
-          throw RotationError.ownCredential("PostgreSQL role \(user)")
-        }
-        if try !database.canManageRoles() {
-          problems.append("PostgreSQL login \(user) is neither superuser nor CREATEROLE")
-        }
-        if policy.strategy == .alternating {
-          problems += try alternatingProblems(database, live: (try? live.get()) ?? nil)
-        }
-      } catch let error as RotationError {
-        throw error
-      } catch {
-        problems.append("PostgreSQL: \(error)")
-      }
-    } else if !policy.postgres.isEmpty {
-      problems.append(
-        "the policy has PostgreSQL targets but no PostgreSQL connection is configured")
+  /// Every reference of the policy proven and every right held before any side effect: a
+  /// half-rotated system because step 5 lacked a permission, or a Secret no pod reads, is
+  /// what this prevents. The checks are `RotationPreflight`'s, the same doctor shows.
+  func preflight(resuming: Bool) throws {
+    let checks = RotationPreflight(
+      policy: policy, store: store, database: database, deployments: deployments,
+      sessions: sessions
+    ).run(resuming: resuming)
+    if let own = checks.first(where: \.ownCredential) {
+      throw RotationError.ownCredential(own.detail)
     }
-    if let deployments {
-      for namespace in Set(policy.kubernetes.map { "\($0.context ?? "")|\($0.namespace)" }) {
-        let parts = namespace.split(separator: "|", omittingEmptySubsequences: false).map(
-          String.init)
-        do {
-          if try !deployments.canDeploy(
-            namespace: parts[1], context: parts[0].isEmpty ? nil : parts[0])
-          {
-            problems.append(
-              "kubectl may not patch deployments and secrets in namespace \(parts[1])")
-          }
-        } catch {
-          problems.append("Kubernetes: \(error)")
-        }
-      }
-    } else if !policy.kubernetes.isEmpty {
-      problems.append("the policy has Kubernetes targets but kubectl is not available")
-    }
-    for target in policy.redis {
-      guard let store = sessions[target.urlVariable] else {
-        problems.append("Redis: $\(target.urlVariable) is not set")
-        continue
-      }
-      do { try store.check() } catch { problems.append("Redis: \(error)") }
-    }
-    do {
-      guard try live.get() != nil || lockHeld() else {
-        throw RotationError.liveSecretMissing(path: policy.vault.secret)
-      }
-      problems += try store.missingRights(
-        secret: policy.vault.secret, staging: policy.vault.staging, lock: policy.vault.lock)
-    } catch let error as RotationError {
-      throw error
-    } catch {
-      problems.append("Vault: \(error)")
-    }
+    let problems = checks.compactMap(\.problem)
     if !problems.isEmpty { throw RotationError.preflight(problems.joined(separator: "; ")) }
-  }
-
-  private func lockHeld() throws -> Bool { try store.read(policy.vault.lock) != nil }
-
-  // MARK: lock
-
-  func takeLock(resume: Bool) throws {
-    let now = Date()
-    if let existing = try store.read(policy.vault.lock) {
-      guard let record = LockRecord(values: existing.values) else {
-        throw RotationError.preflight(
-          "the lock \(policy.vault.lock) holds something that is not a Lockstep lock")
-      }
-      let expired = record.expiresAt < now
-      guard resume else {
-        throw expired
-          ? RotationError.locked(path: policy.vault.lock, holder: record.holder, expired: true)
-          : RotationError.unfinished(lock: policy.vault.lock, holder: record.holder)
-      }
-      let sameHost = record.host == ProcessInfo.processInfo.hostName
-      let ownerAlive =
-        sameHost && record.pid > 0 && kill(record.pid, 0) == 0 && record.pid != getpid()
-      if ownerAlive || (!sameHost && !expired && !options.forceUnlock) {
-        throw RotationError.locked(path: policy.vault.lock, holder: record.holder, expired: false)
-      }
-      var adopted = record
-      adopted.pid = getpid()
-      adopted.host = ProcessInfo.processInfo.hostName
-      adopted.expiresAt = now.addingTimeInterval(policy.vault.lockTTL.inSeconds)
-      lockVersion = try write(policy.vault.lock, adopted.values, cas: existing.version)
-      lock = adopted
-      try openEvidence(adopted)
-      try evidence?.record(
-        step: "lock", target: policy.vault.lock, outcome: "resumed",
-        details: [
-          "rotation_id": adopted.rotationID, "previous_holder": record.holder, "done": record.steps,
-        ])
-      return
-    }
-    guard !resume else { throw RotationError.nothingToResume(lock: policy.vault.lock) }
-    let actor = EvidenceLog.currentActor()
-    let id = UUID().uuidString.lowercased()
-    let record = LockRecord(
-      rotationID: id, owner: actor["user"] ?? "unknown", host: actor["host"] ?? "unknown",
-      pid: getpid(), startedAt: now,
-      expiresAt: now.addingTimeInterval(policy.vault.lockTTL.inSeconds),
-      evidence: "\(options.evidenceDirectory)/\(id).jsonl", steps: [])
-    do {
-      lockVersion = try store.write(policy.vault.lock, record.values, cas: 0)
-    } catch is StoreConflict {
-      let holder = (try? store.read(policy.vault.lock)).flatMap {
-        $0.flatMap { LockRecord(values: $0.values) }
-      }
-      throw RotationError.locked(
-        path: policy.vault.lock, holder: holder?.holder ?? "unknown", expired: false)
-    }
-    lock = record
-    try openEvidence(record)
-    try evidence?.record(
-      step: "lock", target: policy.vault.lock, outcome: "ok",
-      details: [
-        "rotation_id": id, "policy": policy.name, "expires_at": LockRecord.format(record.expiresAt),
-      ])
-  }
-
-  private func openEvidence(_ record: LockRecord) throws {
-    evidence = try EvidenceLog(path: record.evidence, signingKey: signingKey)
-  }
-
-  /// Adds a completed step to the lock record (CAS on the lock's own version).
-  func markDone(_ step: String) throws {
-    guard var record = lock else { return }
-    if !record.steps.contains(step) { record.steps.append(step) }
-    lockVersion = try write(policy.vault.lock, record.values, cas: lockVersion)
-    lock = record
-    try appendJournal(step)
-  }
-
-  private func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int {
-    do { return try store.write(path, values, cas: cas) } catch is StoreConflict {
-      throw RotationError.stepFailed(
-        step: "lock", reason: "the lock \(path) was changed by someone else")
-    }
-  }
-
-  /// The local journal: one JSON line per completed step, no values.
-  private func appendJournal(_ step: String) throws {
-    guard let lock else { return }
-    try FileManager.default.createDirectory(
-      atPath: options.stateDirectory, withIntermediateDirectories: true,
-      attributes: [.posixPermissions: 0o700])
-    let path = "\(options.stateDirectory)/\(lock.rotationID).journal.jsonl"
-    if !FileManager.default.fileExists(atPath: path) {
-      _ = FileManager.default.createFile(
-        atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
-    }
-    let line: [String: Any] = [
-      "time": LockRecord.format(Date()), "rotation_id": lock.rotationID, "step": step,
-      "event": "done", "policy": policy.name,
-    ]
-    var data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
-    data.append(0x0A)
-    let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
-    defer { try? handle.close() }
-    try handle.seekToEnd()
-    try handle.write(contentsOf: data)
-    try handle.synchronize()
   }
 
   // MARK: stage
@@ -286,7 +127,7 @@ extension Rotator {
       ])
   }
 
-  private func loadStaged(_ secret: VersionedSecret) {
+  func loadStaged(_ secret: VersionedSecret) {
     staged = secret.values.filter { !$0.key.hasPrefix(Self.reservedPrefix) }
     baseVersion =
       Int(secret.values[Self.reservedPrefix + "base_version"]?.unsafeUTF8String() ?? "") ?? 0
@@ -312,6 +153,7 @@ extension Rotator {
     for target in policy.postgres {
       guard let password = staged[target.passwordKey] else { continue }
       let role = rotatedRole(target)
+      currentTarget = "postgres role \(role)"
       var details: [String: Any] = ["verifier": "SCRAM-SHA-256, computed client-side"]
       if policy.strategy == .alternating {
         details["strategy"] = "alternating"
@@ -334,6 +176,7 @@ extension Rotator {
     for target in policy.postgres {
       guard let password = staged[target.passwordKey] else { continue }
       let role = rotatedRole(target)
+      currentTarget = "postgres role \(role)"
       let new = database.verifyLogin(
         role: role, password: password, database: target.verifyDatabase)
       guard new == .accepted else {
@@ -430,7 +273,7 @@ extension Rotator {
   private func recordPromotion(version: Int, from live: VersionedSecret) throws {
     let kept = live.values.keys.filter { !policy.changedKeys.contains($0) }.sorted()
     summary = Summary(
-      rotationID: lock?.rotationID ?? "", evidencePath: lock?.evidence ?? "", liveVersion: version,
+      rotationID: lock?.rotationID ?? "", evidencePath: evidence?.path ?? "", liveVersion: version,
       stepTimes: [], sessionsRemoved: 0)
     try evidence?.record(
       step: "promote", target: policy.vault.secret, outcome: "ok",
@@ -449,6 +292,8 @@ extension Rotator {
     for target in policy.kubernetes {
       let marker = "deploy:\(target.namespace)/\(target.deployment)"
       if lock?.steps.contains(marker) ?? false { continue }
+      try stopIfInterrupted(before: marker)
+      currentTarget = "deployment \(target.namespace)/\(target.deployment)"
       var values: [String: SecretBytes] = [:]
       for key in target.keys { values[key] = staged[key] }
       switch target.mode {
@@ -473,6 +318,7 @@ extension Rotator {
         progress: { line in
           progress(Progress(step: step, state: .info, message: line, elapsed: nil))
         })
+      try requireReads(target, deployments)
       try evidence?.record(
         step: "deploy", target: "deployment \(target.namespace)/\(target.deployment)",
         outcome: "ok",
@@ -481,22 +327,57 @@ extension Rotator {
     }
   }
 
+  /// After the rollout: the restarted template still reads what was written (the Secret
+  /// holding every key, or the env variables), else the pods run without the new values
+  /// and the run must not report success.
+  func requireReads(_ target: RotationPolicy.KubernetesTarget, _ deployments: any DeploymentTarget)
+    throws
+  {
+    let label = "deployment \(target.namespace)/\(target.deployment)"
+    guard
+      let references = try deployments.templateReferences(
+        namespace: target.namespace, deployment: target.deployment, context: target.context)
+    else { throw RotationError.verification("\(label) disappeared during the rollout") }
+    guard references.annotations["kubectl.kubernetes.io/restartedAt"] != nil else {
+      throw RotationError.verification("\(label) was not restarted")
+    }
+    switch target.mode {
+    case .secret:
+      let secret = target.secretName ?? target.deployment
+      guard references.secrets.contains(secret) else {
+        throw RotationError.verification(
+          "\(label) restarted, but its pods do not read Secret \(secret): they run without the new values"
+        )
+      }
+    case .env:
+      let containers = target.container.map { [$0] } ?? references.containers
+      let setting = containers.filter { container in
+        target.keys.allSatisfy { (references.literalEnv[container] ?? []).contains($0) }
+      }
+      guard target.container == nil ? !setting.isEmpty : setting.count == 1 else {
+        throw RotationError.verification(
+          "\(label) restarted, but no container of it sets every rotated key")
+      }
+    }
+  }
+
   // MARK: invalidate and finish
 
   func invalidate() throws {
     for target in policy.redis {
       guard let sessions = sessions[target.urlVariable] else { continue }
+      currentTarget = "redis sessions"
       if target.flushDatabase {
         try sessions.flush()
         try evidence?.record(
-          step: "invalidate", target: "redis $\(target.urlVariable)", outcome: "ok",
-          details: ["flushed": true])
+          step: "invalidate", target: "redis sessions", outcome: "ok",
+          details: ["flushed": true, "url_env": target.urlVariable])
       } else if let pattern = target.pattern {
         let removed = try sessions.invalidate(pattern: pattern, batch: target.batch)
         summary?.sessionsRemoved += removed
         try evidence?.record(
-          step: "invalidate", target: "redis $\(target.urlVariable)", outcome: "ok",
-          details: ["pattern": pattern, "removed": removed])
+          step: "invalidate", target: "redis sessions", outcome: "ok",
+          details: ["pattern": pattern, "removed": removed, "url_env": target.urlVariable])
       }
     }
   }
@@ -515,10 +396,11 @@ extension Rotator {
       step: "finish", target: policy.vault.staging, outcome: "ok", details: ["staging": "destroyed"]
     )
     try evidence?.seal()
+    keeper?.stopHeartbeat()
     try store.destroy(policy.vault.lock)
     if summary == nil, let live = try store.read(policy.vault.secret) {
       summary = Summary(
-        rotationID: lock?.rotationID ?? "", evidencePath: lock?.evidence ?? "",
+        rotationID: lock?.rotationID ?? "", evidencePath: evidence?.path ?? "",
         liveVersion: live.version,
         stepTimes: [], sessionsRemoved: 0)
     }
@@ -526,6 +408,29 @@ extension Rotator {
   }
 
   // MARK: helpers
+
+  /// Stops at a step boundary after a SIGINT/SIGTERM: everything done so far is recorded
+  /// (lock, evidence, journal), so the rotation is resumable as it stands.
+  func stopIfInterrupted(before step: String) throws {
+    guard let signal = options.interrupt?.signal else { return }
+    let name = signal == SIGTERM ? "SIGTERM" : "SIGINT"
+    if lock != nil {
+      _ = try? evidence?.record(
+        step: "interrupted", target: "", outcome: "stopped",
+        details: ["signal": name, "before": step])
+      syncEvidence()
+    }
+    throw RotationError.interrupted(
+      signal: name, before: step, resume: lock == nil ? nil : options.resumeCommand)
+  }
+
+  /// A failed step in the evidence, with the target it was working on, copied to the lock.
+  func recordFailure(_ step: Step, _ reason: String) {
+    _ = try? evidence?.record(
+      step: step.rawValue, target: currentTarget ?? "", outcome: "failed",
+      details: ["reason": reason])
+    syncEvidence()
+  }
 
   func report(
     _ step: String, _ state: Progress.State, _ message: String, _ elapsed: Duration? = nil

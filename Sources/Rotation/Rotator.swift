@@ -27,6 +27,18 @@ public final class Rotator {
     public var fault: (step: String, when: String)?
     public var stateDirectory: String
     public var evidenceDirectory: String
+    /// SHA-256 (hex) of the policy file, recorded in the lock and in every evidence record,
+    /// so a policy changed between attempts shows in the trail.
+    public var policyDigest = ""
+    /// The signing key's public form (`lockstepsig1…`), recorded in the lock so that
+    /// `status` names it and `resume` with another key is refused.
+    public var signer = ""
+    /// The signing key's path as given (absolute), for the resume command `status` prints.
+    public var signingKeyFile = ""
+    /// Set by the command's SIGINT/SIGTERM handler; checked between steps.
+    public var interrupt: RotationInterrupt?
+    /// The exact command that continues this rotation, for the interruption's sentence.
+    public var resumeCommand = "lockstep rotate resume"
 
     public init(stateDirectory: String, evidenceDirectory: String) {
       self.stateDirectory = stateDirectory
@@ -65,12 +77,14 @@ public final class Rotator {
   let progress: @Sendable (Progress) -> Void
   let clock = ContinuousClock()
 
-  var lock: LockRecord?
-  var lockVersion = 0
+  var keeper: LockKeeper?
+  var lock: LockRecord? { keeper?.record }
   var evidence: EvidenceLog?
   var staged: [String: SecretBytes] = [:]
   var baseVersion = 0
   var summary: Summary?
+  /// What the running step is working on, for the evidence of a failure.
+  var currentTarget: String?
 
   static let reservedPrefix = "_lockstep_"
 

@@ -147,7 +147,7 @@ struct CheckupTests {
       "PostgreSQL role \(seeded.role)", "PostgreSQL database postgres", "Redis access sess:*",
       "kubectl can-i patch deployments (\(seeded.namespace))",
       "kubectl can-i patch secrets (\(seeded.namespace))",
-      "deployment web (\(seeded.namespace))",
+      "deployment \(seeded.namespace)/web",
     ] {
       #expect(names.contains(expected), "missing \(expected)")
     }
@@ -188,7 +188,7 @@ struct CheckupTests {
     expectProblem("PostgreSQL role \"missing_role_\(user)\" named by the policy does not exist")
     expectProblem("may not UNLINK keys matching 'sess:*'")
     expectProblem("kubectl may not patch secrets in namespace \(seeded.namespace)")
-    expectProblem("\"nowhere\" was not found in namespace \"\(seeded.namespace)\"")
+    expectProblem("eployment \(seeded.namespace)/nowhere does not exist")
     #expect(problems.count == 5, "\(problems)")
     #expect(!problems.joined().contains("doctor-pw"))
     #expect(!problems.joined().contains(tokenText))

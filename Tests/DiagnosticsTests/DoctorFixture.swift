@@ -112,8 +112,11 @@ struct DoctorFixture: Sendable {
     let role = "app_\(UInt32.random(in: 0...UInt32.max))"
     try psql("CREATE ROLE \(role) LOGIN")
     let namespace = try kubernetes.newNamespace("doctor")
+    // The deployment reads the policy's Secret: preflight proves both exist and are linked.
+    try kubernetes.createSecret(namespace: namespace, name: "app-secrets", values: ["A": "b"])
     try kubernetes.createDeployment(
-      namespace: namespace, name: "web", containers: [.init("app")])
+      namespace: namespace, name: "web", containers: [.init("app", envFromSecrets: ["app-secrets"])]
+    )
     let policy = Self.policy(
       secret: "\(mount)/app/prod", role: role, namespace: namespace, deployment: "web")
     return (policy, mount, role, namespace)

@@ -200,8 +200,76 @@ import Testing
       let error = #expect(throws: PostgresError.self) {
         try PostgresFixture.superuser(service)
       }
-      #expect(error == .tlsRequired(server: "127.0.0.1:\(service.port)"))
+      // "no pg_hba.conf entry …, no encryption" cannot tell a hostssl-only server from one
+      // with no line at all: the sentence says both, and never claims a TLS failure.
+      guard case .loginRejected(_, _, let detail) = error else {
+        Issue.record("expected loginRejected, got \(String(describing: error))")
+        return
+      }
+      #expect(detail.contains("PGSSLMODE=require"))
       #expect(error?.description.contains(service.password!) == false)
     }
+  }
+
+  /// Issue 11: a `reject` line ends with ", no encryption" in the server's text; it is a
+  /// rejection, not a TLS problem, and `admission` reads it from pg_hba_file_rules first.
+  @Test func aRejectLineIsARejectionNotATLSProblem() async throws {
+    try await withLocalService(.postgres) { service in
+      let fixture = try PostgresFixture.make(on: service)
+      let hba = service.directory + "/pg/data/pg_hba.conf"
+      let original = try String(contentsOfFile: hba, encoding: .utf8)
+      try ("host all \(fixture.role) 127.0.0.1/32 reject\n" + original).write(
+        toFile: hba, atomically: false, encoding: .utf8)
+      try fixture.admin.query("SELECT pg_reload_conf()")
+
+      let error = #expect(throws: PostgresError.self) { try fixture.connectAsRole() }
+      guard case .loginRejected(_, _, let detail) = error else {
+        Issue.record("expected loginRejected, got \(String(describing: error))")
+        return
+      }
+      #expect(detail.contains("rejects"))
+      #expect(error?.description.contains("TLS") == false)
+      #expect(error?.description.contains("SSL") == false)
+      #expect(
+        fixture.admin.admission(role: fixture.role, database: fixture.database)
+          == .reject(line: 1))
+      #expect(
+        fixture.admin.admission(role: "postgres", database: fixture.database).isChallenge)
+      guard
+        case .none(let why) = fixture.admin.passwordExchangeGuard(
+          role: fixture.role, database: fixture.database)
+      else {
+        Issue.record("a reject line must not let a login through")
+        return
+      }
+      #expect(why.contains("line 1 rejects"))
+    }
+  }
+
+  /// Issue 11: on libpq 15 a `password` line would have the password sent in clear; the
+  /// guard reads that from the rules and allows no login.
+  @Test func aCleartextPasswordLineAllowsNoLogin() async throws {
+    try await withLocalService(.postgres) { service in
+      let fixture = try PostgresFixture.make(on: service)
+      let hba = service.directory + "/pg/data/pg_hba.conf"
+      let original = try String(contentsOfFile: hba, encoding: .utf8)
+      try ("host all \(fixture.role) 127.0.0.1/32 password\n" + original).write(
+        toFile: hba, atomically: false, encoding: .utf8)
+      try fixture.admin.query("SELECT pg_reload_conf()")
+      #expect(
+        fixture.admin.admission(role: fixture.role, database: fixture.database)
+          == .cleartext(line: 1, method: "password"))
+      if PostgresConnection.libpqVersion < 160_000 {
+        #expect(
+          !fixture.admin.passwordExchangeGuard(role: fixture.role, database: fixture.database)
+            .allowsLogin)
+      }
+    }
+  }
+}
+
+extension PostgresAdmission {
+  var isChallenge: Bool {
+    if case .challenge = self { true } else { false }
   }
 }

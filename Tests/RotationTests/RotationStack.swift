@@ -111,7 +111,7 @@ final class RotationStack: Sendable {
         "--state-dir", directory + "/state",
       ]
     }
-    if verb == "run" { arguments.append("--yes") }
+    if verb == "run" || verb == "resume" { arguments.append("--yes") }
     var childEnvironment = environment
     childEnvironment["VAULT_TOKEN"] = rotateToken
     childEnvironment.merge(extraEnvironment) { $1 }

@@ -69,4 +69,18 @@ public struct KubectlDeployments: DeploymentTarget {
       return deployments && secrets
     }
   }
+
+  public func templateReferences(namespace: String, deployment: String, context: String?) throws
+    -> TemplateReferences?
+  {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.templateReferences(deployment) }
+  }
+
+  public func exists(kind: String, name: String, namespace: String, context: String?) throws
+    -> Bool
+  {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.exists(kind, name) }
+  }
 }

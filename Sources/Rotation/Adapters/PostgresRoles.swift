@@ -23,6 +23,13 @@ public final class PostgresRoles: DatabaseRoles {
   public func verifyLogin(role: String, password: SecretBytes, database: String) -> LoginOutcome {
     var target = configuration
     target.parameters["dbname"] = database
+    // Never a login that could send the password in clear (issue 11): libpq 16+ refuses
+    // anything but SCRAM itself; older libpq logs in only where the guard proves it safe.
+    switch connection.passwordExchangeGuard(role: role, database: database) {
+    case .none(let why): return .unreachable("the password was not sent: \(why)")
+    case .requireAuth: target.parameters["require_auth"] = "scram-sha-256"
+    case .channelBinding, .hbaRules: break
+    }
     do {
       switch try PostgresConnection.verifyLogin(target, role: role, secret: password) {
       case .accepted: return .accepted
@@ -44,5 +51,22 @@ public final class PostgresRoles: DatabaseRoles {
 
   public func grant(_ memberships: [PostgresRoleProfile.Membership], to role: String) throws {
     try connection.grant(memberships, to: role)
+  }
+
+  public func canSignalBackends() throws -> Bool {
+    let rights = try connection.capabilities()
+    return rights.isSuperuser || rights.canSignalBackends
+  }
+
+  public func databaseExists(_ name: String) throws -> Bool {
+    try connection.query("SELECT 1 FROM pg_database WHERE datname = $1", [.text(name)]).count == 1
+  }
+
+  public func passwordExchangeGuard(role: String, database: String) -> PasswordExchangeGuard {
+    connection.passwordExchangeGuard(role: role, database: database)
+  }
+
+  public func admission(role: String, database: String) -> PostgresAdmission {
+    connection.admission(role: role, database: database)
   }
 }

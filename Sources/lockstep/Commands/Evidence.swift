@@ -36,13 +36,44 @@ extension Lockstep {
         guard !files.isEmpty else {
           throw UserError("\(path) holds no evidence files", exit: .usage)
         }
+        // Every file is reported, good or not; the exit status says whether all verified.
+        let expected = try expectedKeyHex(key)
+        var failed = 0
         for file in files {
-          let report = try EvidenceVerifier.verify(path: file, expectedKey: try expectedKeyHex(key))
-          let signer =
-            Hex.decode(report.publicKey).map(KeyFile.encodeSigningPublicKey) ?? report.publicKey
-          Terminal.out(
-            "\(file): \(report.records) records, chain intact, sealed by \(signer)"
-              + (key == nil ? " (pass --key to require this key)" : ""))
+          do {
+            let report = try EvidenceVerifier.verify(
+              path: file, expectedKey: expected, allowUnsealed: true)
+            guard report.sealed else {
+              guard isDirectory.boolValue else {
+                throw EvidenceVerifier.Failure(
+                  description:
+                    "\(file) is not sealed (the rotation did not finish, or its last records were removed)"
+                )
+              }
+              failed += 1
+              Terminal.out(
+                "\(file): \(report.records) records, chain intact, NOT SEALED (a rotation in progress or interrupted: `lockstep rotate status`)"
+              )
+              continue
+            }
+            let signer =
+              Hex.decode(report.publicKey).map(KeyFile.encodeSigningPublicKey) ?? report.publicKey
+            Terminal.out(
+              "\(file): \(report.records) records, chain intact, sealed by \(signer)"
+                + (report.sealFormat < 2
+                  ? " (format 1 seal: its own time and actor are not signed)" : "")
+                + (key == nil ? " (pass --key to require this key)" : ""))
+          } catch let error as EvidenceVerifier.Failure {
+            // One file: its failure is the one sentence on stderr.
+            guard isDirectory.boolValue else { throw error }
+            failed += 1
+            Terminal.out("\(file): FAILED: \(error.description)")
+          }
+        }
+        if failed > 0 {
+          throw UserError(
+            "\(failed) of \(files.count) evidence file(s) did not verify as sealed", exit: .mismatch
+          )
         }
       }
     }
@@ -60,13 +91,21 @@ extension Lockstep {
       @Option(help: "The public key that must have sealed it: lockstepsig1…, a .pub file, or hex.")
       var key: String?
 
+      @Flag(
+        help:
+          "Render from an unsealed log (a rotation in progress): its chain is checked and the notice says \"in progress\"."
+      )
+      var inProgress = false
+
       func run() throws {
         guard let text = try? String(contentsOfFile: template, encoding: .utf8) else {
           throw UserError("cannot read the template \(template)", exit: .usage)
         }
         Terminal.out(
           try EvidenceReport.render(
-            template: text, evidencePath: path, expectedKey: try expectedKeyHex(key)))
+            template: text, evidencePath: path, expectedKey: try expectedKeyHex(key),
+            allowInProgress: inProgress,
+            formatKey: { Hex.decode($0).map(KeyFile.encodeSigningPublicKey) ?? $0 }))
       }
     }
   }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Crypto
 import Envelope
 import Foundation
 import Kubernetes
@@ -18,7 +19,7 @@ extension Lockstep {
       abstract: "Rotate compromised secrets across Vault, PostgreSQL, Kubernetes and Redis.",
       discussion:
         "The protocol, the policy schema and the evidence are described in docs/rotation.md.",
-      subcommands: [Plan.self, Run.self, Resume.self, Status.self])
+      subcommands: [Plan.self, Run.self, Resume.self, Status.self, Abort.self])
   }
 }
 
@@ -27,11 +28,14 @@ struct RotationOptions: ParsableArguments {
   @Option(help: "The rotation policy (YAML), e.g. policies/rotation/aura-sign.yaml.")
   var policy: String
 
-  func load() throws -> RotationPolicy {
+  func load() throws -> RotationPolicy { try loadWithDigest().policy }
+
+  /// The policy and the SHA-256 of its file, which the lock and every evidence record keep.
+  func loadWithDigest() throws -> (policy: RotationPolicy, digest: String) {
     guard let text = try? String(contentsOfFile: policy, encoding: .utf8) else {
       throw UserError("cannot read the policy file \(policy)", exit: .usage)
     }
-    return try RotationPolicy.parse(text, file: policy)
+    return (try RotationPolicy.parse(text, file: policy), Hex.encode(SHA256.hash(Array(text.utf8))))
   }
 }
 
@@ -92,21 +96,22 @@ extension Lockstep.Rotate {
     var yes = false
 
     func run() async throws {
-      let policy = try options.load()
+      let (policy, digest) = try options.loadWithDigest()
       if !yes {
         guard isatty(STDIN_FILENO) == 1 else {
           throw UserError(
             "refusing to rotate without confirmation: pass --yes when not on a terminal",
             exit: .usage)
         }
-        for line in RotationPlan.lines(policy: policy, live: .success(nil)) { Terminal.out(line) }
+        for line in RotationPlan.lines(policy: policy, live: nil) { Terminal.out(line) }
         FileHandle.standardError.write(
           Data("Rotate these secrets now? Type 'rotate' to go on: ".utf8))
         guard readLine()?.trimmingCharacters(in: .whitespaces) == "rotate" else {
           throw UserError("not confirmed; nothing was changed", exit: .failure)
         }
       }
-      try await RotationCommand.execute(policy: policy, options: run, resume: false)
+      try await RotationCommand.execute(
+        policy: policy, digest: digest, policyFile: options.policy, options: run, resume: false)
     }
   }
 
@@ -123,10 +128,38 @@ extension Lockstep.Rotate {
     @Flag(help: "On a check-and-set conflict, promote onto the newer live version.")
     var rebase = false
 
+    @Flag(help: "Do not ask for confirmation (needed when not on a terminal).")
+    var yes = false
+
     func run() async throws {
-      let policy = try options.load()
+      let (policy, digest) = try options.loadWithDigest()
+      // The lock is untrusted until checked: show who holds it and what it claims first.
+      let policyFile = options.policy
+      let status = try await onDedicatedThread {
+        try RotationStatus.read(
+          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+          policyFile: policyFile)
+      }
+      if !yes {
+        guard isatty(STDIN_FILENO) == 1 else {
+          throw UserError(
+            "refusing to resume without confirmation: pass --yes when not on a terminal (see `lockstep rotate status` for who holds the lock)",
+            exit: .usage)
+        }
+        for line in status.lines { Terminal.out(line) }
+        FileHandle.standardError.write(
+          Data("Take over this rotation and finish it? Type 'resume' to go on: ".utf8))
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "resume" else {
+          throw UserError("not confirmed; nothing was changed", exit: .failure)
+        }
+      } else if let lock = status.lock, !run.json {
+        Terminal.error(
+          "resuming rotation \(lock.rotationID) held by \(lock.holder); done: \(lock.steps.isEmpty ? "nothing yet" : lock.steps.joined(separator: ", "))"
+        )
+      }
       try await RotationCommand.execute(
-        policy: policy, options: run, resume: true, forceUnlock: forceUnlock, rebase: rebase)
+        policy: policy, digest: digest, policyFile: options.policy, options: run, resume: true,
+        forceUnlock: forceUnlock, rebase: rebase)
     }
   }
 
@@ -141,9 +174,11 @@ extension Lockstep.Rotate {
 
     func run() async throws {
       let policy = try options.load()
+      let policyFile = options.policy
       let status = try await onDedicatedThread {
         try RotationStatus.read(
-          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()))
+          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+          policyFile: policyFile)
       }
       if json {
         Terminal.out(status.json)
@@ -157,33 +192,173 @@ extension Lockstep.Rotate {
 /// Builds the real clients from the environment and runs the orchestrator on its own thread.
 enum RotationCommand {
   static func execute(
-    policy: RotationPolicy, options: RunOptions, resume: Bool, forceUnlock: Bool = false,
-    rebase: Bool = false
+    policy: RotationPolicy, digest: String, policyFile: String, options: RunOptions,
+    resume: Bool, forceUnlock: Bool = false, rebase: Bool = false
   ) async throws {
     let signingKey = try KeyFile.readSigningKey(path: options.signingKey)
     var settings = Rotator.Options(
       stateDirectory: options.resolvedStateDir, evidenceDirectory: options.evidenceDir)
+    settings.policyDigest = digest
+    settings.signer = KeyFile.encodeSigningPublicKey(signingKey.publicKey)
+    settings.signingKeyFile = absolute(options.signingKey)
     settings.forceUnlock = forceUnlock
     settings.rebase = rebase
+    var words = [
+      "lockstep", "rotate", "resume", "--policy", RotationStatus.quoted(policyFile),
+      "--signing-key", RotationStatus.quoted(options.signingKey),
+    ]
+    if options.evidenceDir != "lockstep-evidence" {
+      words += ["--evidence-dir", RotationStatus.quoted(options.evidenceDir)]
+    }
+    if let stateDir = options.stateDir {
+      words += ["--state-dir", RotationStatus.quoted(stateDir)]
+    }
+    settings.resumeCommand = words.joined(separator: " ")
+    let interrupt = RotationInterrupt()
+    settings.interrupt = interrupt
+    let handlers = InterruptHandlers(interrupt)
+    defer { handlers.cancel() }
     let json = options.json
     let fixedSettings = settings
     let summary = try await onDedicatedThread { () throws -> Rotator.Summary in
-      let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
-      let database: PostgresRoles? = policy.postgres.isEmpty ? nil : try PostgresRoles()
-      let deployments: KubectlDeployments? = policy.kubernetes.isEmpty ? nil : KubectlDeployments()
-      var sessions: [String: any SessionStore] = [:]
-      for target in policy.redis {
-        sessions[target.urlVariable] = RedisSessions(
-          configuration: try RedisConfiguration.fromEnvironment(variable: target.urlVariable),
-          pattern: target.pattern ?? "*")
-      }
-      let rotator = Rotator(
-        policy: policy, store: store, database: database, deployments: deployments,
-        sessions: sessions, signingKey: signingKey, options: fixedSettings,
-        progress: { progress in if !json { RotationOutput.show(progress) } })
-      return try rotator.run(resume: resume)
+      try makeRotator(
+        policy: policy, signingKey: signingKey, settings: fixedSettings,
+        progress: { progress in if !json { RotationOutput.show(progress) } }
+      ).run(resume: resume)
     }
     RotationOutput.finish(summary, json: json)
+  }
+}
+
+/// `path` made absolute against the working directory, for commands printed to be typed
+/// elsewhere.
+func absolute(_ path: String) -> String {
+  if path.hasPrefix("/") { return path }
+  return FileManager.default.currentDirectoryPath + "/" + path
+}
+
+/// SIGINT/SIGTERM during a rotation: the first asks the orchestrator to stop at the next
+/// step boundary (the write in progress completes and is recorded); a second one stops at
+/// once, as a crash would, which `resume` also survives.
+final class InterruptHandlers {
+  let sources: [any DispatchSourceSignal]
+
+  init(_ interrupt: RotationInterrupt) {
+    var sources: [any DispatchSourceSignal] = []
+    for number in [SIGINT, SIGTERM] {
+      signal(number, SIG_IGN)
+      let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+      source.setEventHandler {
+        if interrupt.raise(number) {
+          Terminal.error(
+            "stopping after the current step (Ctrl-C again stops at once; resume survives either)")
+        } else {
+          signal(number, SIG_DFL)
+          kill(getpid(), number)
+        }
+      }
+      source.resume()
+      sources.append(source)
+    }
+    self.sources = sources
+  }
+
+  func cancel() {
+    for source in sources { source.cancel() }
+    signal(SIGINT, SIG_DFL)
+    signal(SIGTERM, SIG_DFL)
+  }
+}
+
+extension RotationCommand {
+  /// The orchestrator on the real clients, configured from the environment.
+  static func makeRotator(
+    policy: RotationPolicy, signingKey: Ed25519KeyPair, settings: Rotator.Options,
+    progress: @escaping @Sendable (Rotator.Progress) -> Void
+  ) throws -> Rotator {
+    let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
+    let database: PostgresRoles? = policy.postgres.isEmpty ? nil : try PostgresRoles()
+    let deployments: KubectlDeployments? = policy.kubernetes.isEmpty ? nil : KubectlDeployments()
+    var sessions: [String: any SessionStore] = [:]
+    for target in policy.redis {
+      sessions[target.urlVariable] = RedisSessions(
+        configuration: try RedisConfiguration.fromEnvironment(variable: target.urlVariable),
+        pattern: target.pattern ?? "*")
+    }
+    return Rotator(
+      policy: policy, store: store, database: database, deployments: deployments,
+      sessions: sessions, signingKey: signingKey, options: settings, progress: progress)
+  }
+}
+
+extension Lockstep.Rotate {
+  struct Abort: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+      abstract:
+        "Give up an unfinished rotation before promote: undo what can be undone, record why, release the lock."
+    )
+
+    @OptionGroup var options: RotationOptions
+    @OptionGroup var run: RunOptions
+
+    @Option(help: "Why the rotation is given up (recorded in the evidence).")
+    var reason: String
+
+    @Flag(help: "Abort a lock held by another host that has not expired.")
+    var forceUnlock = false
+
+    @Flag(help: "Do not ask for confirmation (needed when not on a terminal).")
+    var yes = false
+
+    func run() async throws {
+      let (policy, digest) = try options.loadWithDigest()
+      guard !reason.isEmpty, reason.utf8.count <= 1000,
+        reason.unicodeScalars.allSatisfy({ !($0.properties.generalCategory == .control) })
+      else {
+        throw UserError("--reason must be one line of text (at most 1000 bytes)", exit: .usage)
+      }
+      if !yes {
+        guard isatty(STDIN_FILENO) == 1 else {
+          throw UserError(
+            "refusing to abort without confirmation: pass --yes when not on a terminal",
+            exit: .usage)
+        }
+        FileHandle.standardError.write(
+          Data("Abort the unfinished rotation? Type 'abort' to go on: ".utf8))
+        guard readLine()?.trimmingCharacters(in: .whitespaces) == "abort" else {
+          throw UserError("not confirmed; nothing was changed", exit: .failure)
+        }
+      }
+      let signingKey = try KeyFile.readSigningKey(path: run.signingKey)
+      var settings = Rotator.Options(
+        stateDirectory: run.resolvedStateDir, evidenceDirectory: run.evidenceDir)
+      settings.policyDigest = digest
+      settings.signer = KeyFile.encodeSigningPublicKey(signingKey.publicKey)
+      settings.forceUnlock = forceUnlock
+      let fixed = settings
+      let reason = self.reason
+      let outcome = try await onDedicatedThread {
+        try RotationCommand.makeRotator(
+          policy: policy, signingKey: signingKey, settings: fixed, progress: { _ in }
+        ).abort(reason: reason)
+      }
+      if run.json {
+        let object: [String: Any] = [
+          "rotation_id": outcome.rotationID, "evidence": outcome.evidencePath,
+          "undone": outcome.undone, "not_undone": outcome.notUndone,
+        ]
+        if let data = try? JSONSerialization.data(
+          withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        {
+          Terminal.out(String(decoding: data, as: UTF8.self))
+        }
+        return
+      }
+      Terminal.out("rotation \(outcome.rotationID) aborted")
+      for line in outcome.undone { Terminal.out("  undone: \(line)") }
+      for line in outcome.notUndone { Terminal.out("  not undone: \(line)") }
+      Terminal.out("evidence: \(outcome.evidencePath)")
+    }
   }
 }
 
