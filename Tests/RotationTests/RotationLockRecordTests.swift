@@ -1,6 +1,5 @@
 import Foundation
 import LockstepCore
-import TestSupport
 import Testing
 
 @testable import Rotation
