@@ -1,6 +1,8 @@
 import Drift
 import Foundation
+import Kubernetes
 import LockstepCore
+import Synchronization
 import TestSupport
 import Testing
 import Vault
@@ -347,5 +349,76 @@ extension DriftFixture {
       .externalSecretCluster(namespace: "aura", name: nil))
     #expect(inventory.sortedNames == ["DATABASE_URL", "MINIO_ACCESS_KEY", "REDIS_URL"])
     #expect(inventory.location(of: "DATABASE_URL") == nil)
+  }
+}
+
+/// The cluster form with the real kubectl against the Kubernetes stand-in (which serves
+/// `externalsecrets.external-secrets.io` for this test: list, get, create).
+@Suite struct ExternalSecretClusterTests {
+  @Test func clusterFormThroughKubectl() async throws {
+    let standIn = try await KubernetesStandIn.shared()
+    let namespace = KubernetesStandIn.uniqueNamespace("drift-es")
+    let fixture = try DriftFixture.make()
+    func create(_ name: String, _ keys: [String]) throws {
+      let body: [String: Any] = [
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": ["name": name],
+        "spec": [
+          "data": keys.map { ["secretKey": $0, "remoteRef": ["key": "aura/production"]] }
+        ],
+      ]
+      let response = try standIn.request(
+        "POST", "/apis/external-secrets.io/v1/namespaces/\(namespace)/externalsecrets",
+        json: body)
+      #expect(response.status == 201, "\(response.text)")
+    }
+    try create("aura-api", ["DATABASE_URL", "SESSION_SECRET", "IRON_SESSION_PASSWORD"])
+    try create("aura-cache", ["REDIS_URL", "MINIO_ACCESS_KEY", "OLD_KEY"])
+
+    var environment = try KubernetesStandIn.kubectlEnvironment()
+    environment["KUBECONFIG"] = standIn.kubeconfig
+    let all = try fixture.run(
+      [
+        "drift", "--expect", "keys:env_keys.txt", "--against", "externalsecret:k8s:\(namespace)",
+        "--format", "json",
+      ], environment: environment)
+    #expect(all.status == 2, "\(all.stderrText)")
+    let object = try #require(
+      try JSONSerialization.jsonObject(with: Data(all.stdout)) as? [String: Any])
+    let report = try #require(object["report"] as? [String: Any])
+    let first = try #require((report["sources"] as? [[String: Any]])?.first)
+    let missing = (first["missing"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+    let extra = (first["extra"] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String }
+    #expect(missing == ["EMPTY_OK", "MINIO_SECRET_KEY"])
+    #expect(extra == ["OLD_KEY"])
+
+    let one = try fixture.run(
+      [
+        "drift", "--expect", "keys:env_keys.txt", "--against",
+        "externalsecret:k8s:\(namespace)/aura-api", "--direction", "against-to-expect",
+      ], environment: environment)
+    #expect(one.status == 0, "\(one.stdoutText)\(one.stderrText)")
+
+    let absent = try fixture.run(
+      [
+        "drift", "--expect", "keys:env_keys.txt", "--against",
+        "externalsecret:k8s:\(namespace)/nope",
+      ], environment: environment)
+    #expect(absent.status == 1)
+    #expect(absent.stderrText.contains("cannot read externalsecret:k8s:\(namespace)/nope"))
+
+    // The name reaches kubectl after `--`, the resource fully qualified.
+    let seen = Mutex<[[String]]>([])
+    let client = KubectlClient(
+      .init(
+        kubeconfig: standIn.kubeconfig, namespace: namespace,
+        environment: try KubernetesStandIn.kubectlEnvironment()),
+      recorder: { invocation in seen.withLock { $0.append(invocation.arguments) } })
+    _ = try await client.externalSecretObjects(named: "aura-api")
+    let arguments = try #require(seen.withLock { $0.last })
+    #expect(
+      Array(arguments.suffix(5)) == [
+        "get", "externalsecrets.external-secrets.io", "-o=json", "--", "aura-api",
+      ])
   }
 }
