@@ -247,6 +247,17 @@ extension DriftFixture {
     #expect(blocked.stderrText.contains("nests deeper than 64 levels"))
     try FileManager.default.removeItem(atPath: fixture.root + "/deploy/block.yaml")
 
+    // A billion-laughs alias tree: aliases are shared, never expanded, and never walked.
+    var laughs = "apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nx0: &a0 [lol, lol]\n"
+    for level in 1...30 { laughs += "x\(level): &a\(level) [*a\(level - 1), *a\(level - 1)]\n" }
+    laughs += "spec:\n  data:\n    - secretKey: DATABASE_URL\n  other: *a30\n"
+    try fixture.writeFile("deploy/laughs.yaml", laughs)
+    let started = ContinuousClock.now
+    let laughed = try fixture.run(arguments)
+    #expect(laughed.status == 2, "\(laughed.stderrText)")
+    #expect(ContinuousClock.now - started < .seconds(30))
+    try FileManager.default.removeItem(atPath: fixture.root + "/deploy/laughs.yaml")
+
     // Larger than 1 MiB.
     let huge =
       "kind: ExternalSecret\nspec:\n  note: " + fixture.secrets[3]
