@@ -587,15 +587,65 @@ DISCOVERY = {
 
 
 # externalsecrets.external-secrets.io, for drift's `externalsecret:k8s:` source only: objects
-# kept apart from the store, created by POST and read by GET (see external_secrets below).
+# kept apart from the store, created by POST and read by GET (external_secrets_answer).
 EXTERNAL_SECRETS = {}
-DISCOVERY["/apis"]["groups"].append(
-    {"name": "external-secrets.io", "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
-     "preferredVersion": {"groupVersion": "external-secrets.io/v1", "version": "v1"}})
-DISCOVERY["/apis/external-secrets.io/v1"] = {
+EXTERNAL_SECRETS_GROUP = {
+    "name": "external-secrets.io", "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
+    "preferredVersion": {"groupVersion": "external-secrets.io/v1", "version": "v1"}}
+EXTERNAL_SECRETS_RESOURCES = {
     "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "external-secrets.io/v1",
     "resources": [{"name": "externalsecrets", "singularName": "externalsecret", "namespaced": True,
                    "kind": "ExternalSecret", "shortNames": ["es"], "verbs": ["create", "get", "list"]}]}
+
+
+def with_external_secrets(documents):
+    """Discovery documents with the external-secrets.io group added."""
+    documents["/apis"]["groups"] = documents["/apis"]["groups"] + [EXTERNAL_SECRETS_GROUP]
+    documents["/apis/external-secrets.io/v1"] = EXTERNAL_SECRETS_RESOURCES
+    return documents
+
+
+# Whichever form discovery has (a DISCOVERY table, or a discovery() function building it).
+if "DISCOVERY" in globals():
+    with_external_secrets(DISCOVERY)
+if "discovery" in globals():
+    _discovery_without_external_secrets = discovery
+
+    def discovery(*arguments):
+        return with_external_secrets(_discovery_without_external_secrets(*arguments))
+
+
+def external_secrets_answer(handler, path, body):
+    """GET (list or one) and POST of ExternalSecret objects; names checked as the API does."""
+    parts = path.strip("/").split("/")
+    if len(parts) not in (6, 7) or parts[3] != "namespaces" or parts[5] != "externalsecrets":
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    namespace = parts[4]
+    name_rule = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    store = handler.store
+    with store.lock:
+        if handler.command == "POST" and len(parts) == 6:
+            obj = json.loads(body or b"{}")
+            name = obj.get("metadata", {}).get("name", "")
+            if obj.get("kind") != "ExternalSecret" or not name_rule.match(name) or len(name) > 253:
+                raise ApiError(422, "Invalid", "ExternalSecret.external-secrets.io is invalid")
+            if (namespace, name) in EXTERNAL_SECRETS:
+                raise ApiError(409, "AlreadyExists", f'externalsecrets.external-secrets.io "{name}" already exists')
+            obj["metadata"]["namespace"] = namespace
+            obj["metadata"]["resourceVersion"] = str(store.next_rv())
+            EXTERNAL_SECRETS[(namespace, name)] = obj
+            return handler.send_json(201, obj)
+        if handler.command != "GET":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+        if len(parts) == 7:
+            obj = EXTERNAL_SECRETS.get((namespace, parts[6]))
+            if obj is None:
+                raise ApiError(404, "NotFound", f'externalsecrets.external-secrets.io "{parts[6]}" not found',
+                               {"name": parts[6], "group": "external-secrets.io", "kind": "externalsecrets"})
+            return handler.send_json(200, obj)
+        items = [o for (ns, _), o in sorted(EXTERNAL_SECRETS.items()) if ns == namespace]
+        return handler.send_json(200, {"kind": "ExternalSecretList", "apiVersion": "external-secrets.io/v1",
+                                       "metadata": {"resourceVersion": str(store.rv)}, "items": items})
 
 def table(resource, items):
     """A meta.k8s.io/v1 Table, what `kubectl get` asks for."""
@@ -698,7 +748,7 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith("/openapi"):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
             if path.startswith("/apis/external-secrets.io/v1/"):
-                return self.external_secrets(path, body)
+                return external_secrets_answer(self, path, body)
             token = self.token()
             if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and self.command == "POST":
                 return self.access_review(token, body)
@@ -709,38 +759,6 @@ class Handler(BaseHTTPRequestHandler):
             pass
         except json.JSONDecodeError as error:
             self.send_json(400, status_body(400, "BadRequest", f"the request body is not JSON: {error}"))
-
-    def external_secrets(self, path, body):
-        """GET (list or one) and POST of ExternalSecret objects; names checked as the API does."""
-        parts = path.strip("/").split("/")
-        if len(parts) not in (6, 7) or parts[3] != "namespaces" or parts[5] != "externalsecrets":
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        namespace = parts[4]
-        name_rule = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-        with self.store.lock:
-            if self.command == "POST" and len(parts) == 6:
-                obj = json.loads(body or b"{}")
-                name = obj.get("metadata", {}).get("name", "")
-                if obj.get("kind") != "ExternalSecret" or not name_rule.match(name) or len(name) > 253:
-                    raise ApiError(422, "Invalid", "ExternalSecret.external-secrets.io is invalid")
-                if (namespace, name) in EXTERNAL_SECRETS:
-                    raise ApiError(409, "AlreadyExists", f'externalsecrets.external-secrets.io "{name}" already exists')
-                obj["metadata"]["namespace"] = namespace
-                obj["metadata"]["resourceVersion"] = str(self.store.next_rv())
-                obj["apiVersion"] = obj.get("apiVersion") or "external-secrets.io/v1"
-                EXTERNAL_SECRETS[(namespace, name)] = obj
-                return self.send_json(201, obj)
-            if self.command != "GET":
-                raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
-            if len(parts) == 7:
-                obj = EXTERNAL_SECRETS.get((namespace, parts[6]))
-                if obj is None:
-                    raise ApiError(404, "NotFound", f'externalsecrets.external-secrets.io "{parts[6]}" not found',
-                                   {"name": parts[6], "group": "external-secrets.io", "kind": "externalsecrets"})
-                return self.send_json(200, obj)
-            items = [o for (ns, _), o in sorted(EXTERNAL_SECRETS.items()) if ns == namespace]
-            return self.send_json(200, {"kind": "ExternalSecretList", "apiVersion": "external-secrets.io/v1",
-                                        "metadata": {"resourceVersion": str(self.store.rv)}, "items": items})
 
     def token(self):
         """Who is asking. kubectl sends kubeconfig credentials over TLS only, so over this plain
