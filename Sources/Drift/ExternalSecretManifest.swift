@@ -86,7 +86,8 @@ struct ExternalSecretManifest {
     }
     let apiVersion = mapping["apiVersion"]?.scalar?.string ?? ""
     guard kind == "ExternalSecret", apiVersion.hasPrefix("external-secrets.io/") else {
-      let shown = kind.flatMap { Self.isPlainWord($0) ? "a \($0)" : nil } ?? "another kind"
+      var shown = kind.flatMap { Self.isPlainWord($0) ? "kind \($0)" : nil } ?? "another kind"
+      if kind == "ExternalSecret" { shown += " outside the external-secrets.io group" }
       notes.append(
         .init(
           message: "document \(document) of \(file) is \(shown), not an ExternalSecret; skipped",

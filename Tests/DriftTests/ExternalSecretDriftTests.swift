@@ -86,7 +86,7 @@ extension DriftFixture {
     switch format {
     case .text:
       #expect(out.contains("extra    STRIPE_KEY  (deploy/external-secrets.yaml:23)"))
-      #expect(out.contains("document 3 of deploy/external-secrets.yaml is a Deployment"))
+      #expect(out.contains("document 3 of deploy/external-secrets.yaml is kind Deployment"))
     case .json:
       let object = try #require(
         try JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any])
