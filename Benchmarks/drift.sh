@@ -20,20 +20,35 @@ for f in $(seq 0 9); do
   done > "src/module_$f.js"
 done
 args=(drift --expect keys:env_keys.txt --against dotenv:.env keys:deployed_keys.txt 'code:src/**/*.js' --format json)
+# Variant: the code scan replaced by ExternalSecret manifests holding the same 1,000 keys
+# (10 files, each a Deployment document and an ExternalSecret of 100 keys).
+mkdir -p deploy
+for f in $(seq 0 9); do
+  { printf 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app-%d}\n---\n' "$f"
+    printf 'apiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata: {name: app-%d}\nspec:\n  data:\n' "$f"
+    for i in $(seq $((f * 100 + 1)) $((f * 100 + 100))); do
+      printf '    - secretKey: APP_KEY_%d\n      remoteRef: {key: app/production, property: APP_KEY_%d}\n' "$i" "$i"
+    done; } > "deploy/es_$f.yaml"
+done
+es_args=(drift --expect keys:env_keys.txt --against dotenv:.env keys:deployed_keys.txt 'externalsecret:deploy/*.yaml' --format json)
+"$bin" "${es_args[@]}" > /dev/null || [ $? -eq 2 ]
 "$bin" "${args[@]}" > /dev/null || [ $? -eq 2 ]
 if command -v hyperfine > /dev/null; then
-  hyperfine --warmup 5 -N -i --runs 50 "$bin ${args[*]}"
+  hyperfine --warmup 5 -N -i --runs 50 "$bin ${args[*]}" "$bin ${es_args[*]}"
 else
   runs=50
-  best=999999999; total=0
-  for _ in $(seq 1 5); do "$bin" "${args[@]}" > /dev/null || true; done
-  for _ in $(seq 1 $runs); do
-    start=$(date +%s%N)
-    "$bin" "${args[@]}" > /dev/null || true
-    end=$(date +%s%N)
-    elapsed=$(( (end - start) / 1000 ))
-    total=$(( total + elapsed ))
-    [ $elapsed -lt $best ] && best=$elapsed
+  for variant in code externalsecret; do
+    if [ $variant = code ]; then run=("${args[@]}"); else run=("${es_args[@]}"); fi
+    best=999999999; total=0
+    for _ in $(seq 1 5); do "$bin" "${run[@]}" > /dev/null || true; done
+    for _ in $(seq 1 $runs); do
+      start=$(date +%s%N)
+      "$bin" "${run[@]}" > /dev/null || true
+      end=$(date +%s%N)
+      elapsed=$(( (end - start) / 1000 ))
+      total=$(( total + elapsed ))
+      [ $elapsed -lt $best ] && best=$elapsed
+    done
+    echo "4 sources x 1,000 keys ($variant): mean $(( total / runs / 1000 )).$(( total / runs % 1000 / 100 )) ms, best $(( best / 1000 )).$(( best % 1000 / 100 )) ms over $runs runs"
   done
-  echo "4 sources x 1,000 keys: mean $(( total / runs / 1000 )).$(( total / runs % 1000 / 100 )) ms, best $(( best / 1000 )).$(( best % 1000 / 100 )) ms over $runs runs"
 fi

@@ -24,7 +24,7 @@ public enum DriftError: LockstepError, Equatable {
     switch self {
     case .badSource(let text):
       return
-        "\(text) is not a source; use dotenv:PATH, keys:PATH, vault:MOUNT/PATH, k8s:NAMESPACE/DEPLOYMENT[/CONTAINER], env:REGEX or code:GLOB"
+        "\(text) is not a source; use dotenv:PATH, keys:PATH, vault:MOUNT/PATH, k8s:NAMESPACE/DEPLOYMENT[/CONTAINER], env:REGEX, code:GLOB or externalsecret:GLOB"
     case .unreadable(let source, let reason): return "cannot read \(source): \(reason)"
     case .invalidName(let source, let reason): return "\(source): \(reason)"
     case .badPattern(let pattern): return "\(pattern) is not a valid regular expression"

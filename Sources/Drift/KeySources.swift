@@ -13,11 +13,19 @@ public protocol DeploymentEnvSource: Sendable {
     -> [String]
 }
 
+/// kubectl's JSON answer for a namespace's ExternalSecret objects (or one of them). Only
+/// names and store references are read from it; it holds no secret value.
+public protocol ExternalSecretObjectSource: Sendable {
+  func externalSecretObjects(namespace: String, name: String?) async throws -> [UInt8]
+}
+
 /// The outside systems a drift check may reach; either may be absent, and a source that
 /// needs a missing one fails with a sentence saying so.
 public struct DriftConnections: Sendable {
   public var vault: (any SecretKeySource)?
   public var kubernetes: (any DeploymentEnvSource)?
+  /// For `externalsecret:k8s:…`; set after `init`.
+  public var externalSecrets: (any ExternalSecretObjectSource)? = nil
   /// Names of the process environment; injectable so tests need not mutate their own.
   public var environmentNames: @Sendable () -> [String]
 

@@ -6,9 +6,13 @@ import LockstepCore
 /// the source, so `drift` can exit 1 with one sentence whatever went wrong underneath.
 public struct SourceLoader: Sendable {
   public let connections: DriftConnections
+  /// The `vault:` paths among the run's sources: an ExternalSecret's `dataFrom` resolves
+  /// only against one of these (docs/drift.md).
+  public var vaultPaths: [String]
 
-  public init(connections: DriftConnections = DriftConnections()) {
+  public init(connections: DriftConnections = DriftConnections(), vaultPaths: [String] = []) {
     self.connections = connections
+    self.vaultPaths = vaultPaths
   }
 
   public func load(_ spec: SourceSpec) async throws(DriftError) -> KeyInventory {
@@ -58,6 +62,10 @@ public struct SourceLoader: Sendable {
       for name in connections.environmentNames() where (try? regex.firstMatch(in: name)) != nil {
         inventory.add(name)
       }
+    case .externalSecret(let glob):
+      try await loadExternalSecrets(glob, spec: spec, into: &inventory)
+    case .externalSecretCluster(let namespace, let name):
+      try await loadClusterExternalSecrets(namespace, name, spec: spec, into: &inventory)
     case .code(let glob):
       inventory.isLowerBound = true
       let files = Glob.files(matching: glob)

@@ -6,6 +6,10 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
   case k8s(namespace: String, deployment: String, container: String?)
   case environment(pattern: String)
   case code(glob: String)
+  /// `externalsecret:GLOB`: the keys ExternalSecret manifests give their Secrets.
+  case externalSecret(glob: String)
+  /// `externalsecret:k8s:NAMESPACE[/NAME]`: the same, read from the cluster through kubectl.
+  case externalSecretCluster(namespace: String, name: String?)
 
   public init(parsing text: String) throws(DriftError) {
     guard let colon = text.firstIndex(of: ":") else { throw .badSource(text) }
@@ -28,6 +32,7 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
         namespace: parts[0], deployment: parts[1], container: parts.count == 3 ? parts[2] : nil)
     case "env": self = .environment(pattern: rest)
     case "code": self = .code(glob: rest)
+    case "externalsecret": self = try Self.externalSecret(rest, source: text)
     default: throw .badSource(text)
     }
   }
@@ -41,6 +46,9 @@ public enum SourceSpec: Sendable, Equatable, CustomStringConvertible {
       return "k8s:\(namespace)/\(deployment)" + (container.map { "/\($0)" } ?? "")
     case .environment(let pattern): return "env:\(pattern)"
     case .code(let glob): return "code:\(glob)"
+    case .externalSecret(let glob): return "externalsecret:\(glob)"
+    case .externalSecretCluster(let namespace, let name):
+      return "externalsecret:k8s:\(namespace)" + (name.map { "/\($0)" } ?? "")
     }
   }
 }

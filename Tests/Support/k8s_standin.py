@@ -1069,13 +1069,16 @@ def discovery(minor, authz):
     """The discovery documents of a server of version 1.`minor`, with or without the
     authorization.k8s.io API."""
     groups = [{"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}],
-               "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}}]
+               "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
+              EXTERNAL_SECRETS_GROUP]
     documents = {
         "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
             {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
         "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups},
         "/api/v1": api_resource_list("v1", ["namespaces", "secrets", "configmaps"]),
         "/apis/apps/v1": api_resource_list("apps/v1", ["deployments"]),
+        # For drift's `externalsecret:k8s:` source (external_secrets_answer).
+        "/apis/external-secrets.io/v1": EXTERNAL_SECRETS_RESOURCES,
         "/version": {"major": "1", "minor": str(minor),
                      "gitVersion": f"v1.{minor}.0-lockstep-standin",
                      "gitCommit": "0000000000000000000000000000000000000000",
@@ -1147,6 +1150,50 @@ def access_review_from_protobuf(body):
             "metadata": {}, "spec": {"resourceAttributes": {
                 names[n]: v[0].decode() for n, v in fields.items() if n in names}}}
 
+
+# externalsecrets.external-secrets.io, for drift's `externalsecret:k8s:` source only: objects
+# kept apart from the store, created by POST and read by GET (external_secrets_answer).
+EXTERNAL_SECRETS = {}
+EXTERNAL_SECRETS_GROUP = {
+    "name": "external-secrets.io", "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
+    "preferredVersion": {"groupVersion": "external-secrets.io/v1", "version": "v1"}}
+EXTERNAL_SECRETS_RESOURCES = {
+    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "external-secrets.io/v1",
+    "resources": [{"name": "externalsecrets", "singularName": "externalsecret", "namespaced": True,
+                   "kind": "ExternalSecret", "shortNames": ["es"], "verbs": ["create", "get", "list"]}]}
+
+
+def external_secrets_answer(handler, path, body):
+    """GET (list or one) and POST of ExternalSecret objects; names checked as the API does."""
+    parts = path.strip("/").split("/")
+    if len(parts) not in (6, 7) or parts[3] != "namespaces" or parts[5] != "externalsecrets":
+        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+    namespace = parts[4]
+    name_rule = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+    store = handler.store
+    with store.lock:
+        if handler.command == "POST" and len(parts) == 6:
+            obj = json.loads(body or b"{}")
+            name = obj.get("metadata", {}).get("name", "")
+            if obj.get("kind") != "ExternalSecret" or not name_rule.match(name) or len(name) > 253:
+                raise ApiError(422, "Invalid", "ExternalSecret.external-secrets.io is invalid")
+            if (namespace, name) in EXTERNAL_SECRETS:
+                raise ApiError(409, "AlreadyExists", f'externalsecrets.external-secrets.io "{name}" already exists')
+            obj["metadata"]["namespace"] = namespace
+            obj["metadata"]["resourceVersion"] = str(store.next_rv())
+            EXTERNAL_SECRETS[(namespace, name)] = obj
+            return handler.send_json(201, obj)
+        if handler.command != "GET":
+            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
+        if len(parts) == 7:
+            obj = EXTERNAL_SECRETS.get((namespace, parts[6]))
+            if obj is None:
+                raise ApiError(404, "NotFound", f'externalsecrets.external-secrets.io "{parts[6]}" not found',
+                               {"name": parts[6], "group": "external-secrets.io", "kind": "externalsecrets"})
+            return handler.send_json(200, obj)
+        items = [o for (ns, _), o in sorted(EXTERNAL_SECRETS.items()) if ns == namespace]
+        return handler.send_json(200, {"kind": "ExternalSecretList", "apiVersion": "external-secrets.io/v1",
+                                       "metadata": {"resourceVersion": str(store.rv)}, "items": items})
 
 def table(resource, items):
     """A meta.k8s.io/v1 Table, what `kubectl get` asks for."""
@@ -1286,6 +1333,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, documents[path])
             if path.startswith("/openapi"):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            if path.startswith("/apis/external-secrets.io/v1/"):
+                return external_secrets_answer(self, path, body)
             if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and authz \
                     and self.command == "POST":
                 return self.access_review(user, body)

@@ -17,7 +17,8 @@ extension Lockstep {
       abstract: "Check that sources hold the expected environment keys (names only).",
       discussion: """
         SOURCE: dotenv:PATH, keys:PATH, vault:MOUNT/PATH, k8s:NS/DEPLOYMENT[/CONTAINER], \
-        env:REGEX, code:GLOB. Exit 0: no drift; 2: drift found; 1: a source could not be read. \
+        env:REGEX, code:GLOB, externalsecret:GLOB, externalsecret:k8s:NS[/NAME]. --fix appends \
+        the names keys: and dotenv: files lack (empty values). Exit 0: no drift; 2: drift found; 1: a source could not be read. \
         See docs/drift.md.
         """)
 
@@ -46,6 +47,10 @@ extension Lockstep {
         where one side is code:.
         """)
     var direction: String?
+
+    @Flag(
+      help: "Append the keys that keys: and dotenv: sources lack (names only, empty values).")
+    var fix = false
 
     func validate() throws {
       guard DriftFormat(rawValue: format) != nil else {
@@ -82,7 +87,11 @@ extension Lockstep {
           expected = try SourceSpec(parsing: expect!)
           for source in against { sources.append(try SourceSpec(parsing: source)) }
         }
-        let loader = SourceLoader(connections: try DriftConnections.live(for: [expected] + sources))
+        let loader = SourceLoader(
+          connections: try DriftConnections.live(for: [expected] + sources),
+          vaultPaths: ([expected] + sources).compactMap {
+            if case .vault(let path) = $0 { path } else { nil }
+          })
         let expectedKeys = try await loader.load(expected)
         var inventories: [KeyInventory] = []
         for source in sources { inventories.append(try await loader.load(source)) }
@@ -93,6 +102,14 @@ extension Lockstep {
         let rendered = report.rendered(as: DriftFormat(rawValue: format)!)
         FileHandle.standardOutput.write(
           Data(UntrustedText.escaped(rendered, keepingNewlines: true).utf8))
+        if fix && report.hasDrift {
+          let plan = try DriftFix.plan(report, expected: expected, sources: sources)
+          for change in try DriftFix.apply(plan) {
+            Terminal.error(
+              "added \(change.keys.count) key\(change.keys.count == 1 ? "" : "s") to \(change.path)"
+            )
+          }
+        }
         if report.hasDrift { throw ExitCode(ExitStatus.mismatch.rawValue) }
       } catch let error as any LockstepError where error.exitStatus != .usage {
         // Whatever stopped the check (Vault denied, kubectl missing), CI sees exit 1, and
@@ -118,6 +135,9 @@ extension DriftConnections {
     }
     if sources.contains(where: { if case .k8s = $0 { true } else { false } }) {
       connections.kubernetes = KubectlDeploymentEnvSource()
+    }
+    if sources.contains(where: { if case .externalSecretCluster = $0 { true } else { false } }) {
+      connections.externalSecrets = KubectlExternalSecretSource()
     }
     return connections
   }
