@@ -87,11 +87,19 @@ public enum KeyFile {
   /// reads it, so the same file opens legacy files and new ones.
   public static func readPassphrase(path: String) throws -> SecretBytes {
     let raw = try readSecretFile(path: path)
-    return raw.withUnsafeBytes { bytes in
+    let passphrase = raw.withUnsafeBytes { bytes in
       var end = bytes.firstIndex(of: 0x0A) ?? bytes.count
       if end > 0 && bytes[end - 1] == 0x0D { end -= 1 }
       return raw.prefix(end)
     }
+    // An empty first line (an empty file, a lone newline) would encrypt to a key anyone
+    // can guess.
+    guard passphrase.count > 0 else {
+      throw UserError(
+        "the passphrase in \(path) is empty (its first line has no characters); write the passphrase on the first line",
+        exit: .usage)
+    }
+    return passphrase
   }
 
   private static func readKeyLines(path: String, prefix: String) throws -> [SecretBytes] {
