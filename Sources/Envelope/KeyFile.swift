@@ -50,6 +50,25 @@ public enum KeyFile {
     return data
   }
 
+  /// A trusted-signers file: one `lockstepsig1…` a line; blank lines and `#` comments are
+  /// skipped. An empty list is refused (it would trust nobody, silently).
+  public static func readTrustedSigners(path: String) throws -> [[UInt8]] {
+    let text = try readSecretFile(path: path).unsafeUTF8String() ?? ""
+    var keys: [[UInt8]] = []
+    for line in text.split(whereSeparator: \.isNewline) {
+      let line = String(line).trimmingWhitespace()
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      do { keys.append(try parseSigningPublicKey(line)) } catch {
+        throw EnvelopeError.invalidKeyFile(path: path, expected: "a trusted-signers file")
+      }
+    }
+    guard !keys.isEmpty else {
+      throw EnvelopeError.invalidKeyFile(
+        path: path, expected: "a trusted-signers file (it names no lockstepsig1… key)")
+    }
+    return keys
+  }
+
   /// Every X25519 identity in the file (an identity file may hold several).
   public static func readIdentities(path: String) throws -> [X25519KeyPair] {
     let keys = try readKeyLines(path: path, prefix: identityPrefix)
