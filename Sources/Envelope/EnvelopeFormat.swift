@@ -100,17 +100,9 @@ public enum EnvelopeFormat {
       return nil
     case .passphrase(let passphrase):
       for stanza in header.stanzas where stanza.type == EnvelopeHeader.Stanza.argon2id {
+        // Within the per-stanza ceiling, and the file within its budget (checked on read).
+        let parameters = try EnvelopeHeader.argon2idParameters(stanza)
         let body = stanza.body
-        guard body.count == 8 + Argon2id.saltByteCount + SecretBox.nonceByteCount + 48 else {
-          throw EnvelopeError.malformedHeader("an Argon2id stanza is not 96 bytes long")
-        }
-        let parameters = Argon2idParameters(
-          iterations: body[0..<4].reduce(0) { $0 << 8 | UInt32($1) },
-          memoryKiB: body[4..<8].reduce(0) { $0 << 8 | UInt32($1) })
-        guard parameters.isWithinDecoderLimits else {
-          throw EnvelopeError.malformedHeader(
-            "its Argon2id parameters are outside the accepted limits (1-64 passes, 8 KiB-4 GiB)")
-        }
         let salt = Array(body[8..<24])
         let key = try Argon2id.deriveKey(from: passphrase, salt: salt, parameters: parameters)
         if let fileKey = try? SecretBox.open(Array(body[24...]), key: key) { return fileKey }
