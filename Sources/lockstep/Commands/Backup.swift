@@ -276,6 +276,12 @@ extension Lockstep.BackupCommand {
     @Flag(help: "Delete without asking (needed when not on a terminal).")
     var yes = false
 
+    @Flag(
+      help:
+        "Read each backup's envelope header first; files without a valid one are neither counted nor removed."
+    )
+    var verifyHeaders = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -285,7 +291,28 @@ extension Lockstep.BackupCommand {
         monthly: keepMonthly)
       if policy.isEmpty { throw BackupError.emptyRetentionPolicy }
       let target = try BackupDestination.parse(destination)
-      let (keep, remove) = try policy.apply(try await target.list())
+      var (entries, unparseable) = try await target.listing()
+      var invalid: [BackupDestination.Entry] = []
+      if verifyHeaders {
+        (entries, invalid) = try await BackupDestination.checkHeaders(entries)
+      }
+      let plan = try policy.plan(entries)
+      let (keep, remove) = (plan.keep, plan.remove)
+      if !plan.future.isEmpty {
+        Terminal.warn(
+          "ignoring \(plan.future.count) backup name(s) dated more than \(Int(RetentionPolicy.clockSkewAllowance / 60)) minutes in the future (not counted, not removed): \(plan.future.prefix(3).map(\.name).joined(separator: ", "))\(plan.future.count > 3 ? ", …" : "")"
+        )
+      }
+      if !unparseable.isEmpty {
+        Terminal.warn(
+          "ignoring \(unparseable.count) name(s) that look like backups but are not lockstep-backup-YYYYMMDDTHHMMSSZ[-N].lsb (not counted, not removed)"
+        )
+      }
+      if !invalid.isEmpty {
+        Terminal.warn(
+          "ignoring \(invalid.count) file(s) without a valid envelope header (not counted, not removed): \(invalid.prefix(3).map(\.name).joined(separator: ", "))"
+        )
+      }
       if !dryRun && !remove.isEmpty {
         try Confirmation.require(
           "Delete \(remove.count) backup(s) from \(destination)?", word: "delete", yes: yes,
@@ -295,7 +322,8 @@ extension Lockstep.BackupCommand {
       if json {
         try JSONOutput.print(
           PruneListing(
-            kept: keep.map(\.location), removed: remove.map(\.location), dryRun: dryRun))
+            kept: keep.map(\.location), removed: remove.map(\.location),
+            ignored: (plan.future + invalid).map(\.location), dryRun: dryRun))
       } else {
         for entry in keep { Terminal.out("keep    \(entry.location)") }
         for entry in remove {
@@ -404,10 +432,12 @@ struct BackupListing: Encodable {
 struct PruneListing: Encodable {
   let kept: [String]
   let removed: [String]
+  /// Future-dated names and (with --verify-headers) files that are not envelopes.
+  let ignored: [String]
   let dryRun: Bool
 
   enum CodingKeys: String, CodingKey {
-    case kept, removed
+    case kept, removed, ignored
     case dryRun = "dry_run"
   }
 }
