@@ -369,6 +369,12 @@ extension Lockstep.BackupCommand {
     @Flag(help: "Remove recipients without asking (needed when not on a terminal).")
     var yes = false
 
+    @Option(
+      help:
+        "Re-sign the result with this Ed25519 key file (the backup must be signed by a trusted signer, or --allow-unsigned)."
+    )
+    var signKey: String?
+
     func validate() throws {
       if !replacement.isEmpty && (!added.isEmpty || !removed.isEmpty || removePassphrase) {
         throw ValidationError(
@@ -376,10 +382,10 @@ extension Lockstep.BackupCommand {
         )
       }
       if replacement.isEmpty && added.isEmpty && removed.isEmpty && !removePassphrase
-        && newPassphraseFile == nil
+        && newPassphraseFile == nil && signKey == nil
       {
         throw ValidationError(
-          "give --add-recipient, --remove-recipient, --remove-passphrase, --new-passphrase-file or --recipient"
+          "give --add-recipient, --remove-recipient, --remove-passphrase, --new-passphrase-file, --recipient or --sign-key"
         )
       }
     }
@@ -403,7 +409,8 @@ extension Lockstep.BackupCommand {
       }
       let bytes = try await BackupDestination.read(backup)
       let rewrapped = try BackupRewrap.rewrap(
-        bytes, identities: opener.identities, changes: changes)
+        bytes, identities: opener.identities, changes: changes,
+        signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) }, trust: opener.trust)
       try await BackupDestination.replace(backup, with: rewrapped.bytes)
       if rewrapped.untaggedStanzas > 0 {
         Terminal.warn(
