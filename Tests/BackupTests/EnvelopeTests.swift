@@ -189,6 +189,24 @@ import Testing
     #expect(throws: EnvelopeError.notAnEnvelope) { try decrypt([], [.x25519(identity)]) }
   }
 
+  @Test func knownStanzasAreCheckedWhoeverOpensTheFile() throws {
+    let identity = try X25519KeyPair.generate()
+    // A passphrase stanza of 95 bytes and a Transit stanza without a line break: malformed
+    // (65) even for a decoder holding only an X25519 identity (docs/format.md).
+    for (type, body) in [(UInt8(2), [UInt8](repeating: 1, count: 95)), (3, Array("a/b".utf8))] {
+      let envelope = try EnvelopeFormat.encrypt(
+        [1], to: [.x25519(publicKey: identity.publicKey), .prewrapped(type: type, body: body)])
+      let error = #expect(throws: EnvelopeError.self) {
+        try decrypt(envelope, [.x25519(identity)])
+      }
+      #expect(error?.exitStatus == .dataError)
+    }
+    // An unknown type is skipped.
+    let unknown = try EnvelopeFormat.encrypt(
+      [1], to: [.x25519(publicKey: identity.publicKey), .prewrapped(type: 9, body: [1, 2])])
+    #expect(try decrypt(unknown, [.x25519(identity)]) == [1])
+  }
+
   @Test func hostileArgon2ParametersAreRefusedBeforeDerivation() throws {
     var envelope = try EnvelopeFormat.encrypt(
       [1], to: [.passphrase(SecretBytes(utf8: "p"), Self.cheap)])
