@@ -207,6 +207,33 @@ import Testing
     #expect(try decrypt(unknown, [.x25519(identity)]) == [1])
   }
 
+  /// The Ed25519 rules docs/format.md pins: the identity point as public key with the
+  /// identity as R and S = 0 satisfies the bare equation [S]B = R + [k]A for every
+  /// message; libsodium (and so Lockstep) refuses it, as it refuses a non-canonical S.
+  @Test func ed25519RulesArePinned() throws {
+    let identityPoint = [1] + [UInt8](repeating: 0, count: 31)
+    let forged = identityPoint + [UInt8](repeating: 0, count: 32)
+    let message =
+      Array("lockstep v1 signature".utf8) + [0] + identityPoint
+      + [UInt8](repeating: 7, count: 32) + [UInt8](repeating: 9, count: 32)
+    #expect(!Ed25519.isValidSignature(forged, for: message, publicKey: identityPoint))
+    let signer = try Ed25519KeyPair.generate()
+    var signature = signer.signature(for: message)
+    #expect(Ed25519.isValidSignature(signature, for: message, publicKey: signer.publicKey))
+    // S + L (non-canonical S, same point): refused. L = 2^252 + 27742317777372353535851937790883648493.
+    let order: [UInt8] = [
+      0xED, 0xD3, 0xF5, 0x5C, 0x1A, 0x63, 0x12, 0x58, 0xD6, 0x9C, 0xF7, 0xA2, 0xDE, 0xF9, 0xDE,
+      0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ]
+    var carry = 0
+    for index in 0..<32 {
+      let sum = Int(signature[32 + index]) + Int(order[index]) + carry
+      signature[32 + index] = UInt8(sum & 0xFF)
+      carry = sum >> 8
+    }
+    #expect(!Ed25519.isValidSignature(signature, for: message, publicKey: signer.publicKey))
+  }
+
   @Test func hostileArgon2ParametersAreRefusedBeforeDerivation() throws {
     var envelope = try EnvelopeFormat.encrypt(
       [1], to: [.passphrase(SecretBytes(utf8: "p"), Self.cheap)])
