@@ -299,10 +299,11 @@ extension VaultClient {
   }
 
   private func cachedMount(for path: VaultPath) -> VaultMount? {
-    mounts.withLock { cache in
-      cache.values.filter { mount in
-        (try? VaultPath(mount.path)).map(path.hasPrefix) ?? false
-      }.max { $0.path.count < $1.path.count }
+    // Mount paths end with `/` and `path`'s segments are validated, so a string prefix of
+    // `path/` is a whole-segment prefix (`kv/` never matches `kvx/a/`).
+    let withSlash = path.description + "/"
+    return mounts.withLock { cache in
+      cache.values.filter { withSlash.hasPrefix($0.path) }.max { $0.path.count < $1.path.count }
     }
   }
 

@@ -97,7 +97,7 @@ public final class VaultClient: Sendable {
       headers.append(HTTPHeader("Content-Type", "application/json"))
     }
     // Validated and percent-encoded segment by segment; libcurl sends it as is.
-    var url = configuration.address + "/v1/" + (try VaultPath(call.path).escaped)
+    var url = configuration.address + "/v1/" + (try VaultPath.escaped(call.path))
     if let query = call.query { url += "?" + query }
     let request = HTTPRequest(call.method, url, headers: headers, body: call.body)
 

@@ -115,6 +115,42 @@ public struct VaultPath: Sendable, Hashable, CustomStringConvertible {
     return String(decoding: out, as: UTF8.self)
   }
 
+  /// `text` validated and percent-encoded, as `VaultPath(text).escaped`. The usual path
+  /// (unreserved characters and `/` only, no empty, `.` or `..` segment, no leading `/`) is
+  /// returned as it is after one scan, without building segments: every request of a walk
+  /// goes through here.
+  public static func escaped(_ text: String) throws(VaultError) -> String {
+    var plain = !text.isEmpty
+    var segmentLength = 0
+    var dotsOnly = true
+    for byte in text.utf8 {
+      switch byte {
+      case UInt8(ascii: "/"):
+        if segmentLength == 0 || (dotsOnly && segmentLength <= 2) { plain = false }
+        segmentLength = 0
+        dotsOnly = true
+      case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"),
+        UInt8(ascii: "~"):
+        segmentLength += 1
+        dotsOnly = false
+      case UInt8(ascii: "."):
+        segmentLength += 1
+      default:
+        plain = false
+      }
+      if !plain { break }
+    }
+    // A final segment may be empty only as a folder mark; it may not be `.` or `..`.
+    if plain && segmentLength > 0 && dotsOnly && segmentLength <= 2 { plain = false }
+    if plain && text.utf8.count >= 2 {
+      let bytes = Array(text.utf8.suffix(2))
+      if bytes == [UInt8(ascii: "/"), UInt8(ascii: "/")] { plain = false }
+    }
+    if plain { return text }
+    return try VaultPath(text).escaped
+  }
+
   /// `text` with control characters shown as `\u{…}` and cut to 200 characters, for
   /// sentences that must name a hostile path without letting it paint the terminal.
   public static func printable(_ text: String) -> String {

@@ -31,4 +31,19 @@ import Testing
     #expect(try VaultPath("", allowEmpty: true).isEmpty)
     #expect(try VaultPath("kv").appending(VaultPath("a/b")).description == "kv/a/b")
   }
+
+  /// The request funnel's fast path agrees with the full parse on every input.
+  @Test func theFastPathAgreesWithTheFullParse() {
+    let pieces = ["", ".", "..", "...", "a", "a.b", "-_~", "a b", "é", "%2e", "?", "\u{0}", "/"]
+    for first in pieces {
+      for second in pieces {
+        for separator in ["/", "//", ""] {
+          let text = first + separator + second
+          let fast = try? VaultPath.escaped(text)
+          let full = try? VaultPath(text).escaped
+          #expect(fast == full, "\(text.debugDescription)")
+        }
+      }
+    }
+  }
 }
