@@ -278,30 +278,37 @@ extension VaultClient {
   {
     var text = Substring(path)
     while text.hasSuffix("/") { text = text.dropLast() }
-    let clean = try VaultPath(String(text))
+    // The usual path is checked with one scan; anything else is parsed (and refused).
+    let clean = String(text)
+    let parsed: VaultPath? = VaultPath.isPlain(clean) ? nil : try VaultPath(clean)
+    let display = parsed?.description ?? clean
     let mount: VaultMount
-    if let cached = cachedMount(for: clean) {
+    if let cached = cachedMount(for: display) {
       mount = cached
     } else {
-      mount = try lookUpMount(client, clean)
+      mount = try lookUpMount(client, parsed ?? VaultPath(clean))
       mounts.withLock { $0[mount.path] = mount }
     }
     guard mount.kvVersion > 0 else { throw VaultError.notKV(mount: mount.path, type: mount.type) }
     if needsVersion2 && mount.kvVersion != 2 {
-      throw VaultError.needsVersion2(path: clean.description)
+      throw VaultError.needsVersion2(path: display)
     }
-    let mountPath = try VaultPath(mount.path)
-    guard let relative = clean.dropping(mountPath) else {
+    // `mount.path` ends with `/` and is a whole-segment prefix of `display/` (checked when
+    // the mount was looked up or matched in the cache).
+    let withSlash = display + "/"
+    guard withSlash.hasPrefix(mount.path) else {
       throw VaultError.invalidResponse(
-        path: clean.description, detail: "the mount \(mount.path) does not contain it")
+        path: display, detail: "the mount \(mount.path) does not contain it")
     }
-    return KVPath(mount: mount, relative: relative.description)
+    let relative = String(withSlash.dropFirst(mount.path.count))
+    return KVPath(
+      mount: mount, relative: relative.hasSuffix("/") ? String(relative.dropLast()) : relative)
   }
 
-  private func cachedMount(for path: VaultPath) -> VaultMount? {
+  private func cachedMount(for path: String) -> VaultMount? {
     // Mount paths end with `/` and `path`'s segments are validated, so a string prefix of
     // `path/` is a whole-segment prefix (`kv/` never matches `kvx/a/`).
-    let withSlash = path.description + "/"
+    let withSlash = path + "/"
     return mounts.withLock { cache in
       cache.values.filter { withSlash.hasPrefix($0.path) }.max { $0.path.count < $1.path.count }
     }

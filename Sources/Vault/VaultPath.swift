@@ -120,13 +120,21 @@ public struct VaultPath: Sendable, Hashable, CustomStringConvertible {
   /// returned as it is after one scan, without building segments: every request of a walk
   /// goes through here.
   public static func escaped(_ text: String) throws(VaultError) -> String {
-    var plain = !text.isEmpty
+    if isPlain(text) { return text }
+    return try VaultPath(text).escaped
+  }
+
+  /// Whether `text` is a valid path that needs no encoding: unreserved characters and `/`
+  /// only, no empty, `.` or `..` segment, no leading `/` (one trailing `/` allowed). One
+  /// scan, no allocation.
+  public static func isPlain(_ text: String) -> Bool {
+    guard !text.isEmpty else { return false }
     var segmentLength = 0
     var dotsOnly = true
     for byte in text.utf8 {
       switch byte {
       case UInt8(ascii: "/"):
-        if segmentLength == 0 || (dotsOnly && segmentLength <= 2) { plain = false }
+        if segmentLength == 0 || (dotsOnly && segmentLength <= 2) { return false }
         segmentLength = 0
         dotsOnly = true
       case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
@@ -137,18 +145,11 @@ public struct VaultPath: Sendable, Hashable, CustomStringConvertible {
       case UInt8(ascii: "."):
         segmentLength += 1
       default:
-        plain = false
+        return false
       }
-      if !plain { break }
     }
     // A final segment may be empty only as a folder mark; it may not be `.` or `..`.
-    if plain && segmentLength > 0 && dotsOnly && segmentLength <= 2 { plain = false }
-    if plain && text.utf8.count >= 2 {
-      let bytes = Array(text.utf8.suffix(2))
-      if bytes == [UInt8(ascii: "/"), UInt8(ascii: "/")] { plain = false }
-    }
-    if plain { return text }
-    return try VaultPath(text).escaped
+    return !(segmentLength > 0 && dotsOnly && segmentLength <= 2)
   }
 
   /// `text` with control characters shown as `\u{…}` and cut to 200 characters, for
