@@ -93,7 +93,14 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
 
   /// Backups here, newest first.
   public func list() async throws -> [Entry] {
+    try await listing().entries
+  }
+
+  /// Backups here, newest first, and the names that look like backups
+  /// (`lockstep-backup-…`) but do not parse as one: `prune` reports them and leaves them.
+  public func listing() async throws -> (entries: [Entry], unparseable: [String]) {
     var entries: [Entry] = []
+    var unparseable: [String] = []
     switch self {
     case .directory(let directory):
       let names: [String]
@@ -103,7 +110,10 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
         throw BackupError.io("Could not list the directory \(directory).")
       }
       for name in names {
-        guard let date = BackupName.date(of: name) else { continue }
+        guard let date = BackupName.date(of: name) else {
+          if name.hasPrefix(BackupName.prefix) { unparseable.append(name) }
+          continue
+        }
         let path = (directory as NSString).appendingPathComponent(name)
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         entries.append(Entry(name: name, location: path, date: date, size: size))
@@ -112,14 +122,18 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
       // The folder, not the raw prefix: `s3://b/vault` lists `vault/…`, never `vault2/…`.
       for object in try await store.list(prefix: location.folder) {
         let name = String(object.key.dropFirst(location.folder.count))
-        guard !name.contains("/"), let date = BackupName.date(of: name) else { continue }
+        guard !name.contains("/"), let date = BackupName.date(of: name) else {
+          if name.hasPrefix(BackupName.prefix) { unparseable.append(name) }
+          continue
+        }
         entries.append(
           Entry(name: name, location: location.url(key: object.key), date: date, size: object.size))
       }
     }
-    return entries.sorted {
+    let sorted = entries.sorted {
       ($0.date, BackupName.sequence(of: $0.name)) > ($1.date, BackupName.sequence(of: $1.name))
     }
+    return (sorted, unparseable.sorted())
   }
 
   public func delete(_ entry: Entry) async throws {
@@ -135,6 +149,25 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
   }
 
   /// Reads one backup named by a path or an object URL.
+  /// Splits `entries` into those whose file starts with a well-formed envelope header and
+  /// those that do not (`prune --verify-headers`): junk under a backup's name is then
+  /// neither counted nor removed.
+  public static func checkHeaders(
+    _ entries: [Entry], environment: [String: String] = ProcessInfo.processInfo.environment
+  ) async throws -> (valid: [Entry], invalid: [Entry]) {
+    var valid: [Entry] = []
+    var invalid: [Entry] = []
+    for entry in entries {
+      let bytes = try await read(entry.location, environment: environment)
+      if (try? EnvelopeHeader.read(from: MemoryStream(bytes))) != nil {
+        valid.append(entry)
+      } else {
+        invalid.append(entry)
+      }
+    }
+    return (valid, invalid)
+  }
+
   public static func read(
     _ pathOrURL: String, environment: [String: String] = ProcessInfo.processInfo.environment
   ) async throws -> [UInt8] {

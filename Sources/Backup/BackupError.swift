@@ -17,6 +17,9 @@ public enum BackupError: LockstepError, Equatable {
   case recipientNotPresent(String)
   case recipientsUntagged(recipient: String, count: Int)
   case lastRecipient
+  case noTrustedSigner
+  case unsigned
+  case untrustedSigner(String)
 
   public var description: String {
     switch self {
@@ -46,6 +49,12 @@ public enum BackupError: LockstepError, Equatable {
       "\(recipient) is not a recipient of this backup; nothing was changed."
     case .recipientsUntagged(let recipient, let count):
       "Cannot tell whether \(recipient) is a recipient of this backup: \(count) X25519 stanza(s) predate the recipient tags of format version 2 and no --identity given opens them; use --recipient to replace the whole set, listing everyone who keeps access."
+    case .noTrustedSigner:
+      "No trusted signer given: anyone with the public recipient key can make a backup that decrypts, so restore and verify need --verify-key lockstepsig1…|FILE, --trusted-signers FILE or LOCKSTEP_TRUSTED_SIGNERS (or --allow-unsigned to skip the check, which is recorded)."
+    case .unsigned:
+      "The backup is not signed, so nothing shows who made it; refusing it (--allow-unsigned accepts it anyway, recorded)."
+    case .untrustedSigner(let key):
+      "The backup is signed by \(key), which is not a trusted signer; refusing it (--allow-unsigned accepts it anyway, recorded)."
     case .lastRecipient:
       "Refusing to remove every recipient: nobody could open the backup again; add the new recipient in the same command (--add-recipient) or remove fewer."
     }
@@ -54,8 +63,9 @@ public enum BackupError: LockstepError, Equatable {
   public var exitStatus: ExitStatus {
     switch self {
     case .noRecipients, .transitOnly, .invalidRecipient, .emptyRetentionPolicy, .usage,
-      .recipientNotPresent, .lastRecipient:
+      .recipientNotPresent, .lastRecipient, .noTrustedSigner:
       .usage
+    case .unsigned, .untrustedSigner: .mismatch
     case .notABackup, .recipientsUntagged: .dataError
     case .manifestMismatch, .uploadVerificationFailed: .mismatch
     case .destinationExists, .io, .invalidResponse: .failure

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTP
 import LockstepCore
+import Vault
 
 /// The plaintext inside a backup envelope: JSON Lines, specified in docs/backup.md.
 ///
@@ -345,9 +346,45 @@ public struct BackupPayload: Sendable {
         throw BackupError.manifestMismatch("the manifest is missing (the payload is incomplete)")
       }
       let payload = BackupPayload(header: header, metadata: metadata, secrets: secrets)
+      try payload.validate()
       try payload.check(against: manifest)
       return payload
     }
+  }
+
+  /// Every mount and path is a valid `VaultPath`; every record's mount is one of the
+  /// header's sources and its path lies inside that source's prefix (whole segments). A
+  /// backup is untrusted input: this runs on every decode and again before a restore.
+  public func validate() throws {
+    func path(_ text: String, _ what: String, allowEmpty: Bool = false) throws -> VaultPath {
+      do {
+        return try VaultPath(text, allowEmpty: allowEmpty)
+      } catch {
+        throw BackupError.notABackup("\(what) \(error.reason)")
+      }
+    }
+    var sources: [VaultPath: VaultPath] = [:]
+    for source in header.sources {
+      let mount = try path(source.mount, "a source mount")
+      guard !mount.isEmpty else { throw BackupError.notABackup("a source mount is empty") }
+      sources[VaultPath(stripping: mount)] = try path(
+        source.prefix, "a source prefix", allowEmpty: true)
+    }
+    func check(_ mountText: String, _ pathText: String) throws {
+      let mount = VaultPath(stripping: try path(mountText, "a record's mount"))
+      guard let prefix = sources[mount] else {
+        throw BackupError.notABackup(
+          "a record names the mount '\(VaultPath.printable(mountText))', which is not one of its sources"
+        )
+      }
+      let relative = try path(pathText, "a record's path")
+      guard relative.hasPrefix(prefix) else {
+        throw BackupError.notABackup(
+          "a record's path '\(VaultPath.printable(pathText))' is outside its source prefix")
+      }
+    }
+    for entry in metadata { try check(entry.mount, entry.path) }
+    for secret in secrets { try check(secret.mount, secret.path) }
   }
 
   func check(against manifest: Manifest) throws {

@@ -71,18 +71,65 @@ public struct BackupRecipients: Sendable {
     return result
   }
 
-  /// The file key from the first Transit stanza Vault will decrypt, or nil.
-  public static func unwrapWithTransit(_ header: EnvelopeHeader, vault: VaultClient) async
-    -> SecretBytes?
+  /// A Transit stanza's body, parsed strictly: `MOUNT/KEY` (a valid Vault path of at least
+  /// two segments), one LF, and `vault:v<N>:<base64>`. Anything else is a malformed
+  /// header (exit 65), never a crash.
+  static func parseTransitStanza(_ body: [UInt8]) throws -> (key: VaultPath, ciphertext: String) {
+    func malformed(_ reason: String) -> EnvelopeError {
+      .malformedHeader("a Vault Transit stanza \(reason)")
+    }
+    guard let newline = body.firstIndex(of: 0x0A),
+      body[(newline + 1)...].firstIndex(of: 0x0A) == nil
+    else { throw malformed("is not MOUNT/KEY, a line break and a ciphertext") }
+    guard let keyText = String(validating: body[..<newline], as: UTF8.self),
+      let key = try? VaultPath(keyText), key.segments.count >= 2, !key.isFolder
+    else { throw malformed("does not start with a valid MOUNT/KEY") }
+    let ciphertext = Array(body[(newline + 1)...])
+    let parts = ciphertext.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+    func isBase64(_ byte: UInt8) -> Bool {
+      switch byte {
+      case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+        UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "+"), UInt8(ascii: "/"),
+        UInt8(ascii: "="):
+        true
+      default: false
+      }
+    }
+    guard parts.count == 3, Array(parts[0]) == Array("vault".utf8), parts[1].count >= 2,
+      parts[1].first == UInt8(ascii: "v"),
+      parts[1].dropFirst().allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+      !parts[2].isEmpty, parts[2].count <= 4096, parts[2].allSatisfy(isBase64)
+    else { throw malformed("does not hold a vault:vN:… ciphertext") }
+    return (key, String(decoding: ciphertext, as: UTF8.self))
+  }
+
+  /// The file key from the first Transit stanza of `key` (`MOUNT/KEY`, as the operator named
+  /// it with `--transit`) that Vault decrypts, or nil. Stanzas of other keys are never sent:
+  /// the file does not choose where the operator's token goes. Every Transit stanza is
+  /// parsed strictly first.
+  public static func unwrapWithTransit(_ header: EnvelopeHeader, vault: VaultClient, key: String)
+    async throws -> SecretBytes?
   {
+    let wanted = VaultPath(stripping: try VaultPath(key))
+    guard wanted.segments.count >= 2 else {
+      throw BackupError.usage("--transit takes MOUNT/KEY (e.g. transit/lockstep-backup).")
+    }
+    var candidates: [String] = []
     for stanza in header.stanzas where stanza.type == EnvelopeHeader.Stanza.vaultTransit {
-      guard let newline = stanza.body.firstIndex(of: 0x0A) else { continue }
-      let key = String(decoding: stanza.body[..<newline], as: UTF8.self)
-      let ciphertext = String(decoding: stanza.body[(newline + 1)...], as: UTF8.self)
-      let (mount, name) = split(key)
-      let body = HTTPBody.text("{\"ciphertext\":\"\(ciphertext)\"}")
+      let (stanzaKey, ciphertext) = try parseTransitStanza(stanza.body)
+      if stanzaKey == wanted { candidates.append(ciphertext) }
+    }
+    let mount = wanted.segments.dropLast().joined(separator: "/")
+    let name = wanted.segments.last!
+    for ciphertext in candidates {
+      let body = SecretBuffer(capacity: 128)
+      var sink = body
+      body.append("{\"ciphertext\":")
+      JSONString.write(ciphertext, to: &sink)
+      body.append("}")
       guard
-        let response = try? await vault.request(.post, "\(mount)/decrypt/\(name)", body: body)
+        let response = try? await vault.request(
+          .post, "\(mount)/decrypt/\(name)", body: .secret(body.takeSecret()))
       else { continue }
       let key32 = VaultClient.string(at: ["data", "plaintext"], in: response)?
         .withUnsafeBytes { Base64.decode($0) }

@@ -1,3 +1,4 @@
+import Crypto
 import Envelope
 import LockstepCore
 
@@ -49,9 +50,19 @@ public enum BackupRewrap {
   /// not there or cannot be told apart, to leave no recipient, or to leave only Transit
   /// keys. The result is a format-version-2 envelope whose payload bytes (and signature)
   /// are those of `envelope`.
-  public static func rewrap(_ envelope: [UInt8], identities: [Identity], changes: Changes)
-    throws -> Rewrapped
-  {
+  ///
+  /// With `signingKey` the result is re-signed by it (after every chunk and the old
+  /// signature are checked); the old file must then be signed by a signer `trust` names,
+  /// or `trust.allowUnsigned` must be set, so that re-signing never launders a forgery.
+  public static func rewrap(
+    _ envelope: [UInt8], identities: [Identity], changes: Changes,
+    signingKey: Ed25519KeyPair? = nil, trust: SignerTrust = SignerTrust()
+  ) throws -> Rewrapped {
+    var trustedSigner: [UInt8]?
+    if signingKey != nil {
+      trustedSigner = try trust.check(EnvelopeHeader.read(from: MemoryStream(envelope)))
+        .expectedSigner
+    }
     let additions = changes.replacement ?? changes.add
     guard additions.transitKeys.isEmpty else {
       throw BackupError.usage(
@@ -71,8 +82,10 @@ public enum BackupRewrap {
     }
     let sink = MemoryStream()
     var untagged = 0
-    try EnvelopeFormat.rewrap(from: MemoryStream(envelope), to: sink, identities: identities) {
-      stanzas in
+    try EnvelopeFormat.rewrap(
+      from: MemoryStream(envelope), to: sink, identities: identities, signingKey: signingKey,
+      trustedSigner: trustedSigner
+    ) { stanzas in
       if changes.replacement != nil { stanzas.removeAll() }
       try remove(changes, from: &stanzas)
       for recipient in additions.recipients { try stanzas.add(recipient) }

@@ -16,11 +16,13 @@ public struct BackupVerifier: Sendable {
     public let allVersions: Bool
     /// `lockstepsig1…` of the verified signer, when signed.
     public let signer: String?
+    /// Whether a trusted signer vouched for it, or `--allow-unsigned` let it through.
+    public let authenticity: SignerTrust.Outcome
     public let encryptedBytes: Int
     public var restoreTest: RestoreTest?
 
     enum CodingKeys: String, CodingKey {
-      case created, paths, versions, signer
+      case created, paths, versions, signer, authenticity
       case vaultAddress = "vault_address"
       case allVersions = "all_versions"
       case encryptedBytes = "encrypted_bytes"
@@ -48,7 +50,7 @@ public struct BackupVerifier: Sendable {
       paths: manifest.paths, versions: manifest.versions,
       allVersions: opened.payload.header.allVersions,
       signer: opened.signer.map { KeyFileText.signingPublicKey($0) },
-      encryptedBytes: opened.encryptedBytes, restoreTest: nil)
+      authenticity: opened.authenticity, encryptedBytes: opened.encryptedBytes, restoreTest: nil)
     return (report, opened.payload)
   }
 

@@ -6,18 +6,28 @@ extension RetentionPolicy {
   public func applyPerKind(_ entries: [BackupDestination.Entry]) throws
     -> (keep: [BackupDestination.Entry], remove: [BackupDestination.Entry])
   {
+    let plan = try planPerKind(entries)
+    return (plan.keep, plan.remove)
+  }
+
+  /// `plan` for each kind of backup on its own (KV backups and Raft snapshots each keep
+  /// their own newest N), merged newest first; future-dated names are in neither list.
+  public func planPerKind(_ entries: [BackupDestination.Entry], now: Date = Date()) throws -> Plan {
     guard !isEmpty else { throw BackupError.emptyRetentionPolicy }
-    var keep: [BackupDestination.Entry] = []
-    var remove: [BackupDestination.Entry] = []
+    var merged = Plan(keep: [], remove: [], future: [])
     let kinds = Dictionary(grouping: entries) { BackupName.kind(of: $0.name) }
     for kind in kinds.keys.sorted() {
-      let (kept, removed) = try apply(kinds[kind] ?? [])
-      keep += kept
-      remove += removed
+      let plan = try plan(kinds[kind] ?? [], now: now)
+      merged.keep += plan.keep
+      merged.remove += plan.remove
+      merged.future += plan.future
     }
     let newestFirst: (BackupDestination.Entry, BackupDestination.Entry) -> Bool = {
       ($0.date, BackupName.sequence(of: $0.name)) > ($1.date, BackupName.sequence(of: $1.name))
     }
-    return (keep.sorted(by: newestFirst), remove.sorted(by: newestFirst))
+    merged.keep.sort(by: newestFirst)
+    merged.remove.sort(by: newestFirst)
+    merged.future.sort(by: newestFirst)
+    return merged
   }
 }

@@ -20,8 +20,38 @@ public struct RetentionPolicy: Sendable, Equatable {
 
   public var isEmpty: Bool { last <= 0 && hourly <= 0 && daily <= 0 && weekly <= 0 && monthly <= 0 }
 
-  /// Splits `entries` into kept and removed (both newest first).
-  public func apply(_ entries: [BackupDestination.Entry]) throws
+  /// How far in the future a backup's name may be dated (clock skew between the machine
+  /// that made it and the one pruning) and still count.
+  public static let clockSkewAllowance: TimeInterval = 300
+
+  /// What `prune` does with a destination's backups.
+  public struct Plan: Sendable {
+    public var keep: [BackupDestination.Entry]
+    public var remove: [BackupDestination.Entry]
+    /// Named more than `clockSkewAllowance` after `now`: never counted, never removed
+    /// (anyone who can write to the bucket can create such names, and counting them would
+    /// push real backups out of the policy).
+    public var future: [BackupDestination.Entry]
+  }
+
+  /// Splits `entries` into kept, removed and ignored (future-dated), newest first.
+  public func plan(_ entries: [BackupDestination.Entry], now: Date = Date()) throws -> Plan {
+    let limit = now.addingTimeInterval(Self.clockSkewAllowance)
+    let future = entries.filter { $0.date > limit }
+    let (keep, remove) = try apply(entries.filter { $0.date <= limit }, unfiltered: true)
+    return Plan(keep: keep, remove: remove, future: future)
+  }
+
+  /// Splits `entries` into kept and removed (both newest first). Entries dated after `now`
+  /// plus the clock-skew allowance are in neither.
+  public func apply(_ entries: [BackupDestination.Entry], now: Date = Date()) throws
+    -> (keep: [BackupDestination.Entry], remove: [BackupDestination.Entry])
+  {
+    let plan = try plan(entries, now: now)
+    return (plan.keep, plan.remove)
+  }
+
+  private func apply(_ entries: [BackupDestination.Entry], unfiltered: Bool) throws
     -> (keep: [BackupDestination.Entry], remove: [BackupDestination.Entry])
   {
     guard !isEmpty else { throw BackupError.emptyRetentionPolicy }

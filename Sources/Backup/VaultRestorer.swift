@@ -17,7 +17,8 @@ public struct VaultRestorer: Sendable {
     public var force = false
     /// Writes every path under this mount instead of the one it was backed up from.
     public var toMount: String?
-    /// Only paths (below their mount) starting with this.
+    /// Only paths (below their mount) inside this folder, matched by whole segments:
+    /// `svc/s1` selects `svc/s1` and `svc/s1/…`, never `svc/s10`.
     public var prefix: String?
 
     public init(
@@ -55,20 +56,53 @@ public struct VaultRestorer: Sendable {
     self.options = options
   }
 
-  func targetMount(_ mount: String) -> String {
-    guard let toMount = options.toMount else { return mount }
-    let clean = toMount.split(separator: "/").joined(separator: "/")
-    return clean + "/"
+  /// Where a secret of `mount` is written: `--to-mount`, or the mount it came from.
+  func targetMount(_ mount: String) throws -> VaultPath {
+    let path = try VaultPath(options.toMount ?? mount)
+    guard !path.isEmpty else { throw VaultError.invalidPath(path: "", reason: "it is empty") }
+    return VaultPath(stripping: path)
+  }
+
+  /// Every selected secret with the path it will be written to. Paths are validated
+  /// (`VaultPath`) before anything is written, and each destination is the target mount
+  /// followed by the secret's own validated segments, so no write can land outside the
+  /// target mount or the `--prefix` folder.
+  func plan(_ payload: BackupPayload) throws -> [(BackupPayload.Secret, VaultPath, VaultPath)] {
+    try payload.validate()
+    let prefix = try VaultPath(options.prefix ?? "", allowEmpty: true)
+    var selected: [(BackupPayload.Secret, VaultPath, VaultPath)] = []
+    for secret in payload.secrets {
+      let relative = try VaultPath(secret.path)
+      guard relative.hasPrefix(prefix) else { continue }
+      let target = try targetMount(secret.mount)
+      let destination = target.appending(VaultPath(stripping: relative))
+      guard destination.hasPrefix(target), destination.segments.count > target.segments.count
+      else { throw VaultError.invalidPath(path: secret.path, reason: "it leaves its mount") }
+      selected.append((secret, target, destination))
+    }
+    return selected
   }
 
   public func restore(_ payload: BackupPayload) async throws -> Report {
     var report = Report()
     report.dryRun = options.dryRun
-    let selected = payload.secrets.filter { options.prefix.map($0.path.hasPrefix) ?? true }
-    var mounts: [String: VaultMount] = [:]
-    func mount(_ name: String) async throws -> VaultMount {
+    let selected = try plan(payload)
+    var mounts: [VaultPath: VaultMount] = [:]
+    func mount(_ name: VaultPath) async throws -> VaultMount {
       if let known = mounts[name] { return known }
-      let found = try await vault.mount(for: name)
+      let found: VaultMount
+      do {
+        found = try await vault.mount(for: name.description)
+      } catch VaultError.noMount {
+        throw BackupError.usage(
+          "No secrets engine is mounted at \(name)/: restore does not create mounts; enable a KV engine there first (e.g. `bao secrets enable -path=\(name) kv-v2`) or choose another --to-mount."
+        )
+      }
+      // Segment-wise: the engine found must be exactly the target mount.
+      guard (try? VaultPath(found.path)).map({ VaultPath(stripping: $0) }) == name else {
+        throw VaultError.invalidPath(
+          path: name.description, reason: "it is inside the mount \(found.path), not a mount")
+      }
       mounts[name] = found
       return found
     }
@@ -76,39 +110,40 @@ public struct VaultRestorer: Sendable {
     if payload.header.allVersions {
       let metadata = Dictionary(
         payload.metadata.map { ($0.mount + $0.path, $0) }, uniquingKeysWith: { $1 })
-      var grouped: [String: [BackupPayload.Secret]] = [:]
+      var grouped: [String: [(BackupPayload.Secret, VaultPath, VaultPath)]] = [:]
       var order: [String] = []
-      for secret in selected {
-        if grouped[secret.fullPath] == nil { order.append(secret.fullPath) }
-        grouped[secret.fullPath, default: []].append(secret)
+      for entry in selected {
+        if grouped[entry.0.fullPath] == nil { order.append(entry.0.fullPath) }
+        grouped[entry.0.fullPath, default: []].append(entry)
       }
       for key in order {
         let versions = grouped[key]!
-        let first = versions[0]
-        let target = try await mount(targetMount(first.mount))
-        let shown = target.path + first.path
+        let (_, targetName, destination) = versions[0]
+        let target = try await mount(targetName)
         if target.kvVersion != 2 || metadata[key] == nil {
-          for secret in versions where secret.state == .live {
-            try await restoreLatest(secret, into: target, report: &report)
+          for (secret, _, destination) in versions where secret.state == .live {
+            try await restoreLatest(secret, to: destination, into: target, report: &report)
           }
           continue
         }
         try await replay(
-          metadata[key]!, versions: versions, into: target, shown: shown, report: &report)
+          metadata[key]!, versions: versions.map(\.0), into: target,
+          shown: destination.description, report: &report)
       }
     } else {
-      for secret in selected {
+      for (secret, targetName, destination) in selected {
         try await restoreLatest(
-          secret, into: try await mount(targetMount(secret.mount)), report: &report)
+          secret, to: destination, into: try await mount(targetName), report: &report)
       }
     }
     return report
   }
 
   private func restoreLatest(
-    _ secret: BackupPayload.Secret, into mount: VaultMount, report: inout Report
+    _ secret: BackupPayload.Secret, to destination: VaultPath, into mount: VaultMount,
+    report: inout Report
   ) async throws {
-    let shown = mount.path + secret.path
+    let shown = destination.description
     guard let data = try Self.map(secret) else { return }
     let live = try await readLatest(shown)
     var cas: Int?

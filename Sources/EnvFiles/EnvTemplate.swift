@@ -1,3 +1,5 @@
+import Vault
+
 /// A `.env` template: comments, blank lines and literal bindings are kept as written, and
 /// `{{ KEY }}` (the secret given with `--vault`) or `{{ MOUNT/PATH:KEY }}` (another secret)
 /// placeholders are replaced by values, quoted for the dialect.
@@ -104,6 +106,16 @@ public struct EnvTemplate: Sendable {
     else {
       throw .templateSyntax(
         line: line, reason: "a placeholder must be {{ KEY }} or {{ MOUNT/PATH:KEY }}")
+    }
+    if let path {
+      // Templates live in application repositories: a placeholder names a KV secret by
+      // plain segments, never `..`, `.` or an empty segment (the Vault client then refuses
+      // any mount that is not KV).
+      do {
+        _ = try VaultPath(path)
+      } catch {
+        throw .templateSyntax(line: line, reason: error.reason)
+      }
     }
     return Reference(path: path, key: key)
   }

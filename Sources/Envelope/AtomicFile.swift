@@ -17,6 +17,8 @@ public final class AtomicFile: ByteSink {
   private let temporaryPath: String?
   private let stream: FileDescriptorStream
   private var committed = false
+  /// Its slot in `TemporaryFileCleanup`, so a SIGTERM/SIGINT/SIGHUP removes it too.
+  private var cleanupSlot: Int?
 
   public init(path: String, mode: mode_t = 0o600) throws {
     self.path = path
@@ -42,6 +44,7 @@ public final class AtomicFile: ByteSink {
     }
     temporaryPath = candidate
     stream = FileDescriptorStream(descriptor: descriptor, name: path)
+    cleanupSlot = TemporaryFileCleanup.register(candidate)
   }
 
   /// An open descriptor when `path` is (or links to) a device, FIFO or socket; nil when it
@@ -99,6 +102,7 @@ public final class AtomicFile: ByteSink {
       throw EnvelopeError.io("could not write \(path): \(String(cString: strerror(errno)))")
     }
     committed = true
+    defer { TemporaryFileCleanup.unregister(cleanupSlot) }
     guard rename(temporaryPath, path) == 0 else {
       let reason = String(cString: strerror(errno))
       unlink(temporaryPath)
@@ -110,6 +114,7 @@ public final class AtomicFile: ByteSink {
     if !committed {
       close(stream.descriptor)
       if let temporaryPath { unlink(temporaryPath) }
+      TemporaryFileCleanup.unregister(cleanupSlot)
     }
   }
 }

@@ -100,17 +100,9 @@ public enum EnvelopeFormat {
       return nil
     case .passphrase(let passphrase):
       for stanza in header.stanzas where stanza.type == EnvelopeHeader.Stanza.argon2id {
+        // Within the per-stanza ceiling, and the file within its budget (checked on read).
+        let parameters = try EnvelopeHeader.argon2idParameters(stanza)
         let body = stanza.body
-        guard body.count == 8 + Argon2id.saltByteCount + SecretBox.nonceByteCount + 48 else {
-          throw EnvelopeError.malformedHeader("an Argon2id stanza is not 96 bytes long")
-        }
-        let parameters = Argon2idParameters(
-          iterations: body[0..<4].reduce(0) { $0 << 8 | UInt32($1) },
-          memoryKiB: body[4..<8].reduce(0) { $0 << 8 | UInt32($1) })
-        guard parameters.isWithinDecoderLimits else {
-          throw EnvelopeError.malformedHeader(
-            "its Argon2id parameters are outside the accepted limits (1-64 passes, 8 KiB-4 GiB)")
-        }
         let salt = Array(body[8..<24])
         let key = try Argon2id.deriveKey(from: passphrase, salt: salt, parameters: parameters)
         if let fileKey = try? SecretBox.open(Array(body[24...]), key: key) { return fileKey }
@@ -247,15 +239,44 @@ public enum EnvelopeFormat {
   /// `RecipientStanzas`), writes a version-2 header for the result with the same payload
   /// salt and signer (the signature does not cover stanzas, so it stays valid), and copies
   /// the rest of `source` byte for byte. Nothing is written to `sink` when `edit` throws.
+  ///
+  /// With `signingKey`, the result is re-signed by that key instead: the whole file is
+  /// first decrypted and checked (every chunk, and the old signature, which must be by
+  /// `trustedSigner` when one is given), so a re-signature never vouches for chunks that do
+  /// not open under the file key. The chunks stay byte for byte.
   public static func rewrap(
     from source: any ByteSource, to sink: any ByteSink, identities: [Identity],
+    signingKey: Ed25519KeyPair? = nil, trustedSigner: [UInt8]? = nil,
     edit: (inout RecipientStanzas) throws -> Void
   ) throws {
     let old = try EnvelopeHeader.read(from: source)
     let fileKey = try unwrapFileKey(old, identities: identities)
     var stanzas = try RecipientStanzas(header: old, fileKey: fileKey, identities: identities)
     try edit(&stanzas)
-    try stanzas.header().encoded.withUnsafeBytes { try sink.write($0) }
+    guard let signingKey else {
+      try stanzas.header().encoded.withUnsafeBytes { try sink.write($0) }
+      try copy(from: source, to: sink)
+      return
+    }
+    let rest = MemoryStream()
+    try copy(from: source, to: rest)
+    let original = MemoryStream(old.encoded + rest.bytes)
+    try decrypt(
+      from: original, to: DiscardingSink(), identities: [.fileKey(fileKey)],
+      expectedSigner: trustedSigner ?? old.signerPublicKey)
+    let trailer = old.signerPublicKey == nil ? 0 : Ed25519KeyPair.signatureByteCount
+    let chunks = Array(rest.bytes.dropLast(trailer))
+    stanzas.signerPublicKey = signingKey.publicKey
+    let header = try stanzas.header()
+    let message = signatureMessage(
+      signer: signingKey.publicKey, payloadSalt: header.payloadSalt,
+      payloadDigest: SHA256.hash(chunks))
+    try header.encoded.withUnsafeBytes { try sink.write($0) }
+    try chunks.withUnsafeBytes { try sink.write($0) }
+    try signingKey.signature(for: message).withUnsafeBytes { try sink.write($0) }
+  }
+
+  private static func copy(from source: any ByteSource, to sink: any ByteSink) throws {
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let got = try buffer.withUnsafeMutableBytes { try source.read(into: $0) }
@@ -274,4 +295,10 @@ public enum EnvelopeFormat {
       for recipient in recipients { try stanzas.add(recipient) }
     }
   }
+}
+
+/// A sink that drops what it is given: for checking a file without keeping its plaintext.
+final class DiscardingSink: ByteSink {
+  func write(_ bytes: UnsafeRawBufferPointer) throws {}
+  func write(gathering parts: [UnsafeRawBufferPointer]) throws {}
 }

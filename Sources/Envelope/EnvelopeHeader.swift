@@ -13,6 +13,17 @@ public struct EnvelopeHeader: Sendable {
   public static let readableVersions: ClosedRange<UInt8> = 1...2
   public static let maximumStanzas = 1024
 
+  /// The Argon2id work a decoder accepts (docs/format.md, "Passphrase work budget"). Per
+  /// stanza: at most 4 passes, 256 MiB, and 768 MiB·passes (libsodium's MODERATE level, the
+  /// most any lockstep has written; it writes INTERACTIVE, 128 MiB·passes). Per file: at
+  /// most 1,536 MiB·passes over every passphrase stanza together, checked when the header
+  /// is read, before any key is derived. So one passphrase costs a decoder at most 1.5
+  /// GiB·passes of Argon2id, one derivation (≤ 256 MiB) at a time, whatever the file says.
+  public static let maximumArgon2idPasses: UInt32 = 4
+  public static let maximumArgon2idMemoryKiB: UInt32 = 256 * 1024
+  public static let maximumArgon2idStanzaWork: UInt64 = 768 * 1024
+  public static let maximumArgon2idFileWork: UInt64 = 1536 * 1024
+
   public struct Stanza: Sendable, Equatable {
     public static let x25519: UInt8 = 1
     public static let argon2id: UInt8 = 2
@@ -100,15 +111,70 @@ public struct EnvelopeHeader: Sendable {
       throw EnvelopeError.malformedHeader("it has \(count) recipient stanzas")
     }
     var stanzas: [Stanza] = []
+    var passphraseWork: UInt64 = 0
     for _ in 0..<count {
       let type = try reader.take(1)[0]
       let length = Int(try reader.uint16())
-      stanzas.append(Stanza(type: type, body: try reader.take(length)))
+      let stanza = Stanza(type: type, body: try reader.take(length))
+      passphraseWork += try check(stanza, version: version)
+      stanzas.append(stanza)
+    }
+    guard passphraseWork <= maximumArgon2idFileWork else {
+      throw EnvelopeError.malformedHeader(
+        "its passphrase stanzas ask for more Argon2id work than a decoder spends on one file (1,536 MiB·passes)"
+      )
     }
     let mac = try reader.take(32)
     return EnvelopeHeader(
       version: version, payloadSalt: payloadSalt, signerPublicKey: signer, stanzas: stanzas,
       mac: mac)
+  }
+
+  /// Checks the body of a stanza of a known type (unknown types are skipped); returns the
+  /// Argon2id work of a passphrase stanza in KiB·passes, 0 otherwise.
+  static func check(_ stanza: Stanza, version: UInt8) throws -> UInt64 {
+    switch stanza.type {
+    case Stanza.x25519:
+      let expected = (version == 1 ? 0 : EnvelopeKeys.recipientTagLength) + 32 + SealedBox.overhead
+      guard stanza.body.count == expected else {
+        throw EnvelopeError.malformedHeader("an X25519 stanza is not \(expected) bytes long")
+      }
+      return 0
+    case Stanza.argon2id:
+      let parameters = try argon2idParameters(stanza)
+      return UInt64(parameters.iterations) * UInt64(parameters.memoryKiB)
+    case Stanza.vaultTransit:
+      // MOUNT/KEY, one LF, the ciphertext; the parts are checked strictly where used.
+      let breaks = stanza.body.filter { $0 == 0x0A }.count
+      guard breaks == 1, stanza.body.first != 0x0A, stanza.body.last != 0x0A else {
+        throw EnvelopeError.malformedHeader(
+          "a Vault Transit stanza is not MOUNT/KEY, a line break and a ciphertext")
+      }
+      return 0
+    default:
+      return 0
+    }
+  }
+
+  /// The parameters of a passphrase stanza, refused beyond the per-stanza ceiling.
+  static func argon2idParameters(_ stanza: Stanza) throws -> Argon2idParameters {
+    let body = stanza.body
+    guard body.count == 8 + Argon2id.saltByteCount + SecretBox.nonceByteCount + 48 else {
+      throw EnvelopeError.malformedHeader("an Argon2id stanza is not 96 bytes long")
+    }
+    let parameters = Argon2idParameters(
+      iterations: body[0..<4].reduce(0) { $0 << 8 | UInt32($1) },
+      memoryKiB: body[4..<8].reduce(0) { $0 << 8 | UInt32($1) })
+    guard parameters.iterations >= 1, parameters.iterations <= maximumArgon2idPasses,
+      parameters.memoryKiB >= 8, parameters.memoryKiB <= maximumArgon2idMemoryKiB,
+      UInt64(parameters.iterations) * UInt64(parameters.memoryKiB)
+        <= maximumArgon2idStanzaWork
+    else {
+      throw EnvelopeError.malformedHeader(
+        "its Argon2id parameters are outside the accepted limits (1-4 passes, 8 KiB-256 MiB, at most 768 MiB·passes)"
+      )
+    }
+    return parameters
   }
 
   /// Whether the MAC matches under `fileKey` (constant-time).
@@ -145,7 +211,9 @@ private final class HeaderReader {
     var out = [UInt8](repeating: 0, count: count)
     let got = try out.withUnsafeMutableBytes { try source.readFully(into: $0) }
     guard got == count else {
-      throw atStart ? EnvelopeError.notAnEnvelope : EnvelopeError.truncated
+      throw atStart
+        ? EnvelopeError.notAnEnvelope
+        : EnvelopeError.malformedHeader("the file ends inside its header")
     }
     return out
   }

@@ -50,6 +50,25 @@ public enum KeyFile {
     return data
   }
 
+  /// A trusted-signers file: one `lockstepsig1…` a line; blank lines and `#` comments are
+  /// skipped. An empty list is refused (it would trust nobody, silently).
+  public static func readTrustedSigners(path: String) throws -> [[UInt8]] {
+    let text = try readSecretFile(path: path).unsafeUTF8String() ?? ""
+    var keys: [[UInt8]] = []
+    for line in text.split(whereSeparator: \.isNewline) {
+      let line = String(line).trimmingWhitespace()
+      if line.isEmpty || line.hasPrefix("#") { continue }
+      do { keys.append(try parseSigningPublicKey(line)) } catch {
+        throw EnvelopeError.invalidKeyFile(path: path, expected: "a trusted-signers file")
+      }
+    }
+    guard !keys.isEmpty else {
+      throw EnvelopeError.invalidKeyFile(
+        path: path, expected: "a trusted-signers file (it names no lockstepsig1… key)")
+    }
+    return keys
+  }
+
   /// Every X25519 identity in the file (an identity file may hold several).
   public static func readIdentities(path: String) throws -> [X25519KeyPair] {
     let keys = try readKeyLines(path: path, prefix: identityPrefix)
@@ -90,12 +109,20 @@ public enum KeyFile {
   /// `EnvelopeLegacyTests` holds each rule against the real `openssl` binary.
   public static func readPassphrase(path: String) throws -> SecretBytes {
     let raw = try readSecretFile(path: path)
-    return raw.withUnsafeBytes { bytes in
+    let passphrase = raw.withUnsafeBytes { bytes in
       var end = min(bytes.count, openSSLPassphraseLimit)
       if let newline = bytes[..<end].firstIndex(of: 0x0A) { end = newline }
       if let nul = bytes[..<end].firstIndex(of: 0) { end = nul }
       return raw.prefix(end)
     }
+    // An empty first line (an empty file, a lone newline) would encrypt to a key anyone
+    // can guess.
+    guard passphrase.count > 0 else {
+      throw UserError(
+        "the passphrase in \(path) is empty (its first line has no characters); write the passphrase on the first line",
+        exit: .usage)
+    }
+    return passphrase
   }
 
   /// apps/lib/apps.c reads `-pass file:` with `BIO_gets(bio, tpass, APP_PASS_LEN)`, and

@@ -31,7 +31,8 @@ public struct RecipientStanzas {
   private var entries: [Entry]
   private let fileKey: SecretBytes
   private let payloadSalt: [UInt8]
-  private let signerPublicKey: [UInt8]?
+  /// Changed by a rewrap that re-signs.
+  var signerPublicKey: [UInt8]?
 
   init(header: EnvelopeHeader, fileKey: SecretBytes, identities: [Identity]) throws {
     self.fileKey = fileKey

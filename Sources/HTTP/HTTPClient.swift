@@ -136,6 +136,8 @@ public final class HTTPClient {
       try value.withCString { try check(lockstep_curl_setopt_ptr(handle, option, $0), target) }
     }
     try set(CURLOPT_URL, request.url)
+    // Never normalise `/../` or `/./`: the path sent is the path its caller validated.
+    try set(CURLOPT_PATH_AS_IS, 1)
     try set(CURLOPT_NOSIGNAL, 1)
     try check(lockstep_curl_setopt_ptr(handle, CURLOPT_ERRORBUFFER, errorBuffer), target)
     try check(

@@ -271,73 +271,102 @@ extension VaultClient {
 
   // MARK: - Mount resolution
 
-  /// Finds the KV mount of `path` (cached), so `data/`/`metadata/` can be inserted.
+  /// Finds the KV mount of `path` (cached), so `data/`/`metadata/` can be inserted. The
+  /// path is validated here (`VaultPath`), and the mount is matched by whole segments.
   func resolveKV(_ client: HTTPClient, _ path: String, needsVersion2: Bool = false) throws
     -> KVPath
   {
-    let clean = Self.trimSlashes(path)
-    guard !clean.isEmpty else { throw VaultError.noMount(path: path) }
+    var text = Substring(path)
+    while text.hasSuffix("/") { text = text.dropLast() }
+    // The usual path is checked with one scan; anything else is parsed (and refused).
+    let clean = String(text)
+    let parsed: VaultPath? = VaultPath.isPlain(clean) ? nil : try VaultPath(clean)
+    let display = parsed?.description ?? clean
     let mount: VaultMount
-    if let cached = cachedMount(for: clean) {
+    if let cached = cachedMount(for: display) {
       mount = cached
     } else {
-      mount = try lookUpMount(client, clean)
+      mount = try lookUpMount(client, parsed ?? VaultPath(clean))
       mounts.withLock { $0[mount.path] = mount }
     }
     guard mount.kvVersion > 0 else { throw VaultError.notKV(mount: mount.path, type: mount.type) }
     if needsVersion2 && mount.kvVersion != 2 {
-      throw VaultError.needsVersion2(path: clean)
+      throw VaultError.needsVersion2(path: display)
     }
-    let relative = String((clean + "/").dropFirst(mount.path.count))
+    // `mount.path` ends with `/` and is a whole-segment prefix of `display/` (checked when
+    // the mount was looked up or matched in the cache).
+    let withSlash = display + "/"
+    guard withSlash.hasPrefix(mount.path) else {
+      throw VaultError.invalidResponse(
+        path: display, detail: "the mount \(mount.path) does not contain it")
+    }
+    let relative = String(withSlash.dropFirst(mount.path.count))
     return KVPath(
       mount: mount, relative: relative.hasSuffix("/") ? String(relative.dropLast()) : relative)
   }
 
-  /// `path` without empty segments; a walk's paths are already clean, and then no copy is
-  /// made.
-  static func trimSlashes(_ path: String) -> String {
-    var previous: UInt8 = UInt8(ascii: "/")
-    var clean = true
-    for byte in path.utf8 {
-      if byte == UInt8(ascii: "/") && previous == byte {
-        clean = false
-        break
-      }
-      previous = byte
-    }
-    if clean && previous != UInt8(ascii: "/") { return path }
-    return path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/")
-  }
-
   private func cachedMount(for path: String) -> VaultMount? {
+    // Mount paths end with `/` and `path`'s segments are validated, so a string prefix of
+    // `path/` is a whole-segment prefix (`kv/` never matches `kvx/a/`).
     let withSlash = path + "/"
     return mounts.withLock { cache in
       cache.values.filter { withSlash.hasPrefix($0.path) }.max { $0.path.count < $1.path.count }
     }
   }
 
-  private func lookUpMount(_ client: HTTPClient, _ path: String) throws -> VaultMount {
-    let call = Call(.get, "sys/internal/ui/mounts/" + path)
+  private func lookUpMount(_ client: HTTPClient, _ path: VaultPath) throws -> VaultMount {
+    let call = Call(.get, "sys/internal/ui/mounts/" + path.description)
     let response = try send(client, call)
     let errors = Self.errors(in: response)
-    if response.status == 403 && errors.contains(where: { $0.contains("preflight") })
-      || response.status == 404 || response.status == 400
-    {
-      throw VaultError.noMount(path: path)
+    if response.status == 403 && errors.contains(where: { $0.contains("preflight") }) {
+      // OpenBao answers this for a path on no mount (even to root) and for a mount the
+      // token has no rights on: the token's own capabilities tell which sentence is true.
+      if try isDenied(client, path) { throw VaultError.mountDenied(path: path.description) }
+      throw VaultError.noMount(path: path.description)
+    }
+    if response.status == 404 || response.status == 400 {
+      throw VaultError.noMount(path: path.description)
     }
     guard response.isSuccess else {
-      throw try error(for: response, call, client: client, displayPath: path)
+      throw try error(for: response, call, client: client, displayPath: path.description)
     }
     return try response.body.withUnsafeBytes { bytes in
       guard let root = try? JSONParser.parse(bytes), let data = root["data"],
         let mountPath = data["path"]?.text(in: bytes), let type = data["type"]?.text(in: bytes)
-      else { throw VaultError.noMount(path: path) }
+      else { throw VaultError.noMount(path: path.description) }
+      // The server names the mount; it must be a whole-segment prefix of what was asked.
+      guard let parsed = try? VaultPath(mountPath), !parsed.isEmpty, path.hasPrefix(parsed)
+      else {
+        throw VaultError.invalidResponse(
+          path: path.description, detail: "the mount it names does not contain the path")
+      }
       var version = 0
       if type == "kv" || type == "generic" {
         version = data["options"]?["version"]?.int(in: bytes) ?? 1
       }
-      return VaultMount(path: mountPath, type: type, kvVersion: version)
+      return VaultMount(
+        path: VaultPath(stripping: parsed).description + "/", type: type, kvVersion: version)
     }
+  }
+
+  /// Whether the token has no capability at all on `path` (`sys/capabilities-self`, which
+  /// every token may call).
+  private func isDenied(_ client: HTTPClient, _ path: VaultPath) throws -> Bool {
+    let writer = JSONWriter()
+    writer.raw("{")
+    writer.key("paths")
+    writer.raw("[")
+    writer.string(path.description)
+    writer.raw("]}")
+    let response = try send(
+      client, Call(.post, "sys/capabilities-self", body: .secret(writer.finish())))
+    guard response.isSuccess else { return false }
+    let capabilities = response.body.withUnsafeBytes { bytes in
+      guard let root = try? JSONParser.parse(bytes) else { return [String]() }
+      return root["capabilities"]?.strings(in: bytes)
+        ?? root["data"]?["capabilities"]?.strings(in: bytes) ?? []
+    }
+    return capabilities.allSatisfy { $0 == "deny" }
   }
 
   func forgetMount(_ mountPath: String) {

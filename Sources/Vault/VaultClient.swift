@@ -101,7 +101,8 @@ public final class VaultClient: Sendable {
     } else if !call.body.isEmpty {
       headers.append(HTTPHeader("Content-Type", "application/json"))
     }
-    var url = configuration.address + "/v1/" + Self.escapePath(call.path)
+    // Validated and percent-encoded segment by segment; libcurl sends it as is.
+    var url = configuration.address + "/v1/" + (try VaultPath.escaped(call.path))
     if let query = call.query { url += "?" + query }
     let request = HTTPRequest(call.method, url, headers: headers, body: call.body)
 
@@ -205,17 +206,4 @@ public final class VaultClient: Sendable {
     response.header("retry-after").flatMap(Double.init).map { min($0, 5) }
   }
 
-  /// Percent-encodes each segment of a Vault path, keeping the slashes.
-  static func escapePath(_ path: String) -> String {
-    // Fast path for the usual names, which need no escaping.
-    let plain = path.utf8.allSatisfy { byte in
-      (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x41 && byte <= 0x5A)
-        || (byte >= 0x30 && byte <= 0x39) || byte == 0x2F || byte == 0x2D || byte == 0x5F
-        || byte == 0x2E
-    }
-    if plain { return path }
-    var allowed = CharacterSet.urlPathAllowed
-    allowed.remove(charactersIn: "?#%;")
-    return path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
-  }
 }

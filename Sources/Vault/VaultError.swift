@@ -20,6 +20,11 @@ public enum VaultError: LockstepError, Equatable {
   case needsVersion2(path: String)
   case notKV(mount: String, type: String)
   case noMount(path: String)
+  /// The token may not look at the mount (Vault's preflight answers 403 whether or not
+  /// something is mounted there), so whether it exists is unknown.
+  case mountDenied(path: String)
+  /// A path that is not a plain Vault path (`..`, an empty segment, a control character…).
+  case invalidPath(path: String, reason: String)
   case loginFailed(method: String, errors: [String])
   case invalidResponse(path: String, detail: String)
   /// A secret's data given as JSON text (from a backup) is not one JSON object.
@@ -60,6 +65,11 @@ public enum VaultError: LockstepError, Equatable {
       return "The mount \(mount) is a \(type) engine, not a KV secrets engine."
     case .noMount(let path):
       return "No secrets engine is mounted at \(path)."
+    case .mountDenied(let path):
+      return
+        "Permission denied: the token has no capability on \(path), so Vault does not say whether a secrets engine is mounted there."
+    case .invalidPath(let path, let reason):
+      return "'\(VaultPath.printable(path))' is not a valid Vault path: \(reason)."
     case .loginFailed(let method, let errors):
       return "Vault login with \(method) failed\(Self.quote(errors))."
     case .invalidResponse(let path, let detail):
@@ -77,7 +87,8 @@ public enum VaultError: LockstepError, Equatable {
   public var exitStatus: ExitStatus {
     switch self {
     case .noAddress, .noToken, .unreadableFile: .usage
-    case .permissionDenied, .badToken, .loginFailed: .noPermission
+    case .permissionDenied, .badToken, .loginFailed, .mountDenied: .noPermission
+    case .invalidPath: .dataError
     case .notFound, .versionDeleted, .versionDestroyed, .noMount: .failure
     case .unreachable(_, .responseTooLarge): .dataError
     case .sealed, .unreachable: .unavailable
@@ -85,6 +96,14 @@ public enum VaultError: LockstepError, Equatable {
     case .casRequired, .casUnsupported, .needsVersion2, .notKV: .usage
     case .invalidResponse, .invalidSecretData, .server: .failure
     }
+  }
+
+  /// For `invalidPath`: why, as a clause ("is not a valid Vault path: …").
+  public var reason: String {
+    if case .invalidPath(let path, let reason) = self {
+      return "'\(VaultPath.printable(path))' is not a valid Vault path: \(reason)"
+    }
+    return description
   }
 
   private static func quote(_ errors: [String]) -> String {

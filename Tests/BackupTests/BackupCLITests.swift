@@ -21,11 +21,16 @@ struct BackupCLITests {
     var environment = ProcessInfo.processInfo.environment
     environment["VAULT_ADDR"] = fixture.vaultTesting.address
     environment["VAULT_TOKEN"] = VaultTesting.rootToken
+    let keygen = try ChildProcess.run(
+      Repository.lockstepBinary, ["keygen", "--signing", "--out", directory + "/signing.key"],
+      environment: environment, timeout: .seconds(60))
+    #expect(keygen.status == 0)
     let created = try ChildProcess.run(
       Repository.lockstepBinary,
       [
         "backup", "create", "--mount", fixture.mount, "--to", directory + "/out", "--recipient",
-        fixture.recipientText, "--metrics-file", directory + "/m.prom",
+        fixture.recipientText, "--metrics-file", directory + "/m.prom", "--sign-key",
+        directory + "/signing.key",
       ], environment: environment, timeout: .seconds(60))
     #expect(created.status == 0, "\(created.stderrText)")
     let file = created.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -34,16 +39,25 @@ struct BackupCLITests {
     #expect(metrics.contains("lockstep_backup_secrets 1"))
 
     let good = try ChildProcess.run(
-      Repository.lockstepBinary, ["backup", "verify", file, "--identity", identity],
+      Repository.lockstepBinary,
+      [
+        "backup", "verify", file, "--identity", identity, "--verify-key",
+        directory + "/signing.key.pub",
+      ],
       environment: environment, timeout: .seconds(60))
     #expect(good.status == 0, "\(good.stderrText)")
+    #expect(good.stdoutText.contains("signed by trusted key lockstepsig1"))
 
     var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: file)))
     bytes[bytes.count - 20] ^= 0x01
     let tampered = directory + "/tampered.lsb"
     try Data(bytes).write(to: URL(fileURLWithPath: tampered))
     let bad = try ChildProcess.run(
-      Repository.lockstepBinary, ["backup", "verify", tampered, "--identity", identity],
+      Repository.lockstepBinary,
+      [
+        "backup", "verify", tampered, "--identity", identity, "--verify-key",
+        directory + "/signing.key.pub",
+      ],
       environment: environment, timeout: .seconds(60))
     #expect(bad.status == ExitStatus.mismatch.rawValue)
     #expect(bad.stderrText.hasPrefix("lockstep: "))

@@ -58,6 +58,13 @@ struct BackupGCSTests {
     env["VAULT_ADDR"] = fixture.vaultTesting.address
     env["VAULT_TOKEN"] = VaultTesting.rootToken
     env["STORAGE_EMULATOR_HOST"] = environment["STORAGE_EMULATOR_HOST"]
+    // Signed through the variables the shipped templates set; trusted through the variable.
+    let signingKeyFile = try TemporaryDirectory.make(prefix: "gcs-sign") + "/signing.key"
+    _ = FileManager.default.createFile(
+      atPath: signingKeyFile, contents: Data(KeyFile.signingKeyText(fixture.signer).utf8),
+      attributes: [.posixPermissions: 0o600])
+    env["LOCKSTEP_SIGNING_KEY"] = signingKeyFile
+    env["LOCKSTEP_TRUSTED_SIGNERS"] = KeyFile.encodeSigningPublicKey(fixture.signer.publicKey)
     func lockstep(_ arguments: [String]) throws -> ChildProcess.Result {
       try ChildProcess.run(
         Repository.lockstepBinary, arguments, environment: env, timeout: .seconds(60))
@@ -90,12 +97,12 @@ struct BackupGCSTests {
     // Rewrap through the temporary-object-then-copy path: the payload is untouched.
     let before = try await BackupDestination.read(newest, environment: environment)
     let added = try lockstep([
-      "backup", "rewrap", newest, "--identity", identity, "--add-recipient",
+      "backup", "rewrap", "--yes", newest, "--identity", identity, "--add-recipient",
       Recipient.encode(x25519PublicKey: other.publicKey),
     ])
     #expect(added.status == 0, "\(added.stderrText)")
     let removed = try lockstep([
-      "backup", "rewrap", newest, "--identity", otherFile, "--remove-recipient",
+      "backup", "rewrap", "--yes", newest, "--identity", otherFile, "--remove-recipient",
       fixture.recipientText,
     ])
     #expect(removed.status == 0, "\(removed.stderrText)")
@@ -111,13 +118,13 @@ struct BackupGCSTests {
 
     let target = try fixture.vaultTesting.freshMount()
     let restore = try lockstep([
-      "restore", newest, "--identity", otherFile, "--to-mount", target,
+      "restore", newest, "--identity", otherFile, "--to-mount", target, "--yes",
     ])
     #expect(restore.status == 0, "\(restore.stderrText)")
     #expect(try fixture.rawData("svc/db", mount: target) == #"{"PASSWORD":"p1"}"#)
     #expect(try fixture.rawData("svc/web", mount: target) == #"{"SESSION_SECRET":"s1"}"#)
 
-    let prune = try lockstep(["backup", "prune", prefix, "--keep-last", "1"])
+    let prune = try lockstep(["backup", "prune", prefix, "--keep-last", "1", "--yes"])
     #expect(prune.status == 0, "\(prune.stderrText)")
     #expect(try await store().list(prefix: "aura/").map { "gs://\(bucket)/" + $0.key } == [newest])
   }

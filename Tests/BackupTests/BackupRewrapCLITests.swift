@@ -67,7 +67,8 @@ struct BackupRewrapCLITests {
     try write("backup.lsb", envelope)
 
     let removed = try lockstep([
-      "backup", "rewrap", path("backup.lsb"), "--identity", path("a.txt"), "--remove-recipient",
+      "backup", "rewrap", "--yes", path("backup.lsb"), "--identity", path("a.txt"),
+      "--remove-recipient",
       text(b), "--remove-passphrase", "--new-passphrase-file", path("new.pass"),
     ])
     #expect(removed.status == 0, "\(removed.stderrText)")
@@ -89,7 +90,8 @@ struct BackupRewrapCLITests {
 
     // Removing b again: not a recipient, exit 64, one line, the file unchanged.
     let again = try lockstep([
-      "backup", "rewrap", path("backup.lsb"), "--identity", path("a.txt"), "--remove-recipient",
+      "backup", "rewrap", "--yes", path("backup.lsb"), "--identity", path("a.txt"),
+      "--remove-recipient",
       text(b),
     ])
     #expect(again.status == ExitStatus.usage.rawValue)
@@ -100,7 +102,7 @@ struct BackupRewrapCLITests {
 
     // --recipient replaces the set and combines with no removal.
     let mixed = try lockstep([
-      "backup", "rewrap", path("backup.lsb"), "--identity", path("a.txt"), "--recipient",
+      "backup", "rewrap", "--yes", path("backup.lsb"), "--identity", path("a.txt"), "--recipient",
       text(b), "--remove-recipient", text(a),
     ])
     #expect(mixed.status == ExitStatus.usage.rawValue)
@@ -123,7 +125,8 @@ struct BackupRewrapCLITests {
 
     // A no-op add upgrades the file to version 2 and warns that b's stanza stays untagged.
     let upgraded = try lockstep([
-      "backup", "rewrap", path("old.lsb"), "--identity", path("a.txt"), "--add-recipient", text(a),
+      "backup", "rewrap", "--yes", path("old.lsb"), "--identity", path("a.txt"), "--add-recipient",
+      text(a),
     ])
     #expect(upgraded.status == 0, "\(upgraded.stderrText)")
     #expect(upgraded.stderrText.hasPrefix("lockstep: warning: 1 X25519 stanza(s)"))
@@ -132,7 +135,8 @@ struct BackupRewrapCLITests {
     #expect(try payload(version2) == payload(old))
 
     let refused = try lockstep([
-      "backup", "rewrap", path("old.lsb"), "--identity", path("a.txt"), "--remove-recipient",
+      "backup", "rewrap", "--yes", path("old.lsb"), "--identity", path("a.txt"),
+      "--remove-recipient",
       text(b),
     ])
     #expect(refused.status == ExitStatus.dataError.rawValue)
@@ -143,7 +147,8 @@ struct BackupRewrapCLITests {
 
     // Replacing the set works and upgrades the file to version 2.
     let replaced = try lockstep([
-      "backup", "rewrap", path("old.lsb"), "--identity", path("a.txt"), "--recipient", text(a),
+      "backup", "rewrap", "--yes", path("old.lsb"), "--identity", path("a.txt"), "--recipient",
+      text(a),
     ])
     #expect(replaced.status == 0, "\(replaced.stderrText)")
     #expect(try EnvelopeHeader.read(from: MemoryStream(try read("old.lsb"))).version == 2)

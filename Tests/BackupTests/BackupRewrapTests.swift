@@ -215,4 +215,46 @@ import Testing
       #expect(!Hex.encode(body).contains(Hex.encode(a.publicKey.prefix(8))))
     }
   }
+
+  @Test func reSigningNeedsATrustedOldSignerAndChecksEveryChunk() throws {
+    let newSigner = try Ed25519KeyPair.generate()
+    let signed = try EnvelopeFormat.encrypt(plaintext, to: [x(a)], signingKey: signer)
+    let trust = SignerTrust(trusted: [signer.publicKey])
+    let resigned = try BackupRewrap.rewrap(
+      signed, identities: [.x25519(a)], changes: .init(add: .init(recipients: [x(b)])),
+      signingKey: newSigner, trust: trust
+    ).bytes
+    let (opened, summary) = try EnvelopeFormat.decrypt(
+      resigned, identities: [.x25519(b)], expectedSigner: newSigner.publicKey)
+    #expect(opened.unsafeArray() == plaintext)
+    #expect(summary.verifiedSigner == newSigner.publicKey)
+    // Chunks unchanged; only the signer, the stanzas and the trailer differ.
+    #expect(
+      try payload(resigned).dropLast(64) == payload(signed).dropLast(64))
+
+    // No laundering: an unsigned file, or one by an untrusted key, is not re-signed.
+    let unsigned = try EnvelopeFormat.encrypt(plaintext, to: [x(a)])
+    #expect(throws: BackupError.unsigned) {
+      try BackupRewrap.rewrap(
+        unsigned, identities: [.x25519(a)], changes: .init(), signingKey: newSigner, trust: trust)
+    }
+    #expect(throws: BackupError.noTrustedSigner) {
+      try BackupRewrap.rewrap(
+        unsigned, identities: [.x25519(a)], changes: .init(), signingKey: newSigner)
+    }
+    // A chunk altered after signing is caught before anything is signed.
+    var altered = signed
+    altered[altered.count - 200] ^= 1
+    #expect(throws: EnvelopeError.self) {
+      try BackupRewrap.rewrap(
+        altered, identities: [.x25519(a)], changes: .init(), signingKey: newSigner, trust: trust)
+    }
+    // --allow-unsigned re-signs an unsigned file (the operator vouches for it).
+    let vouched = try BackupRewrap.rewrap(
+      unsigned, identities: [.x25519(a)], changes: .init(), signingKey: newSigner,
+      trust: .init(allowUnsigned: true)
+    ).bytes
+    #expect(opens(vouched, .x25519(a)))
+    #expect(try header(vouched).signerPublicKey == newSigner.publicKey)
+  }
 }

@@ -16,6 +16,9 @@ struct BackupFixture {
   let mount: String
   let root: VaultClient
   let identity: X25519KeyPair
+  /// The backup job's signing key, and the trust that names it.
+  let signer: Ed25519KeyPair
+  var trust: SignerTrust { SignerTrust(trusted: [signer.publicKey]) }
 
   var recipient: Recipient { .x25519(publicKey: identity.publicKey) }
   var recipientText: String { Recipient.encode(x25519PublicKey: identity.publicKey) }
@@ -27,7 +30,8 @@ struct BackupFixture {
       configuration: VaultConfiguration(
         address: testing.address, token: SecretBytes(utf8: VaultTesting.rootToken)))
     return BackupFixture(
-      vaultTesting: testing, mount: mount, root: root, identity: try X25519KeyPair.generate())
+      vaultTesting: testing, mount: mount, root: root, identity: try X25519KeyPair.generate(),
+      signer: try Ed25519KeyPair.generate())
   }
 
   /// A client whose token holds only `policies/vault/<name>.hcl` for `mounts`.
@@ -125,7 +129,8 @@ func expectBucketWorkflow(
   let destination = try BackupDestination.parse(url, environment: environment)
   let creator = BackupCreator(
     scope: .init(mounts: [fixture.mount]),
-    recipients: BackupRecipients(recipients: [fixture.recipient]), destinations: [destination])
+    recipients: BackupRecipients(recipients: [fixture.recipient]), signingKey: fixture.signer,
+    destinations: [destination])
   let vault = try fixture.client(policy: "lockstep-backup")
   let first = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -7200))
   let second = try await creator.run(vault: vault, now: Date(timeIntervalSinceNow: -3600))
@@ -138,7 +143,7 @@ func expectBucketWorkflow(
   #expect(listed.map(\.location) == [third, second, first].map { $0.locations[0] })
 
   let bytes = try await BackupDestination.read(third.locations[0], environment: environment)
-  let opener = BackupOpener(identities: [.x25519(fixture.identity)])
+  let opener = BackupOpener(identities: [.x25519(fixture.identity)], trust: fixture.trust)
   let (report, payload) = try await BackupVerifier(opener: opener).verify(bytes)
   #expect(report.paths == 2)
   let target = try fixture.vaultTesting.freshMount()

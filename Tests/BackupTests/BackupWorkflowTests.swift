@@ -55,7 +55,8 @@ struct BackupWorkflowTests {
     let entries = try await BackupDestination.directory(directory).list()
     #expect(entries.map(\.location) == [path])
 
-    let opener = BackupOpener(identities: [.x25519(fixture.identity)])
+    let opener = BackupOpener(
+      identities: [.x25519(fixture.identity)], trust: .init(allowUnsigned: true))
     let bytes = try await BackupDestination.read(path)
     let (report, payload) = try await BackupVerifier(opener: opener).verify(bytes)
     #expect(report.paths == 2 && report.versions == 5 && report.allVersions)
@@ -223,8 +224,36 @@ struct BackupWorkflowTests {
     let result = try await creator.run(vault: fixture.root)
     let bytes = try await BackupDestination.read(result.locations[0])
     // Opens through Transit alone, without the X25519 identity.
-    let opened = try await BackupOpener(identities: [], transitVault: fixture.root).open(bytes)
+    let opened = try await BackupOpener(
+      identities: [], trust: .init(allowUnsigned: true), transitVault: fixture.root,
+      transitKey: "\(transit)/backup"
+    ).open(bytes)
     #expect(opened.payload.secrets.count == 1)
+
+    // The file does not choose where the operator's token goes: a stanza of another key is
+    // never sent to Vault, even though that key would have decrypted it.
+    await #expect(throws: EnvelopeError.noMatchingIdentity) {
+      try await BackupOpener(
+        identities: [], trust: .init(allowUnsigned: true), transitVault: fixture.root,
+        transitKey: "\(transit)/other"
+      ).open(bytes)
+    }
+    // A stanza that is not MOUNT/KEY LF vault:vN:… is a malformed header (65), not a trap.
+    for body in ["no-slash", "a/b", "a/b\nvault:v1:abc\"}", "../x/y\nvault:v1:QQ==", "a/b\nplain"] {
+      let forged = try EnvelopeFormat.encrypt(
+        Array("x".utf8),
+        to: [
+          fixture.recipient,
+          .prewrapped(type: EnvelopeHeader.Stanza.vaultTransit, body: Array(body.utf8)),
+        ])
+      let error = await #expect(throws: EnvelopeError.self) {
+        try await BackupOpener(
+          identities: [], trust: .init(allowUnsigned: true), transitVault: fixture.root,
+          transitKey: "\(transit)/backup"
+        ).open(forged)
+      }
+      #expect(error?.exitStatus == .dataError, "\(body)")
+    }
   }
 
   @Test func rewrapAddsARecipientWithoutTouchingThePayload() async throws {
@@ -248,7 +277,9 @@ struct BackupWorkflowTests {
       Array(rewrapped.suffix(original.count - originalHeader.encoded.count))
         == Array(original.suffix(original.count - originalHeader.encoded.count)))
     for identity in [fixture.identity, second] {
-      let opened = try await BackupOpener(identities: [.x25519(identity)]).open(rewrapped)
+      let opened = try await BackupOpener(
+        identities: [.x25519(identity)], trust: .init(allowUnsigned: true)
+      ).open(rewrapped)
       #expect(opened.payload.secrets.count == 1)
     }
     let replaced = try BackupRewrap.rewrap(
@@ -256,7 +287,9 @@ struct BackupWorkflowTests {
       recipients: BackupRecipients(recipients: [.x25519(publicKey: second.publicKey)]),
       replace: true)
     await #expect(throws: EnvelopeError.noMatchingIdentity) {
-      try await BackupOpener(identities: [.x25519(fixture.identity)]).open(replaced)
+      try await BackupOpener(
+        identities: [.x25519(fixture.identity)], trust: .init(allowUnsigned: true)
+      ).open(replaced)
     }
   }
 }

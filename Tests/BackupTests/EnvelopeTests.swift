@@ -148,7 +148,8 @@ import Testing
     #expect(throws: EnvelopeError.truncated) {
       try decrypt(Array(envelope.prefix(header)), [.x25519(identity)])
     }
-    #expect(throws: EnvelopeError.truncated) {
+    // Cut inside the header: nothing can be authenticated yet, a malformed header (65).
+    #expect(throws: EnvelopeError.malformedHeader("the file ends inside its header")) {
       try decrypt(Array(envelope.prefix(100)), [.x25519(identity)])
     }
   }
@@ -186,6 +187,51 @@ import Testing
       try decrypt(Array("PK\u{3}\u{4} a zip file".utf8), [.x25519(identity)])
     }
     #expect(throws: EnvelopeError.notAnEnvelope) { try decrypt([], [.x25519(identity)]) }
+  }
+
+  @Test func knownStanzasAreCheckedWhoeverOpensTheFile() throws {
+    let identity = try X25519KeyPair.generate()
+    // A passphrase stanza of 95 bytes and a Transit stanza without a line break: malformed
+    // (65) even for a decoder holding only an X25519 identity (docs/format.md).
+    for (type, body) in [(UInt8(2), [UInt8](repeating: 1, count: 95)), (3, Array("a/b".utf8))] {
+      let envelope = try EnvelopeFormat.encrypt(
+        [1], to: [.x25519(publicKey: identity.publicKey), .prewrapped(type: type, body: body)])
+      let error = #expect(throws: EnvelopeError.self) {
+        try decrypt(envelope, [.x25519(identity)])
+      }
+      #expect(error?.exitStatus == .dataError)
+    }
+    // An unknown type is skipped.
+    let unknown = try EnvelopeFormat.encrypt(
+      [1], to: [.x25519(publicKey: identity.publicKey), .prewrapped(type: 9, body: [1, 2])])
+    #expect(try decrypt(unknown, [.x25519(identity)]) == [1])
+  }
+
+  /// The Ed25519 rules docs/format.md pins: the identity point as public key with the
+  /// identity as R and S = 0 satisfies the bare equation [S]B = R + [k]A for every
+  /// message; libsodium (and so Lockstep) refuses it, as it refuses a non-canonical S.
+  @Test func ed25519RulesArePinned() throws {
+    let identityPoint = [1] + [UInt8](repeating: 0, count: 31)
+    let forged = identityPoint + [UInt8](repeating: 0, count: 32)
+    let message =
+      Array("lockstep v1 signature".utf8) + [0] + identityPoint
+      + [UInt8](repeating: 7, count: 32) + [UInt8](repeating: 9, count: 32)
+    #expect(!Ed25519.isValidSignature(forged, for: message, publicKey: identityPoint))
+    let signer = try Ed25519KeyPair.generate()
+    var signature = signer.signature(for: message)
+    #expect(Ed25519.isValidSignature(signature, for: message, publicKey: signer.publicKey))
+    // S + L (non-canonical S, same point): refused. L = 2^252 + 27742317777372353535851937790883648493.
+    let order: [UInt8] = [
+      0xED, 0xD3, 0xF5, 0x5C, 0x1A, 0x63, 0x12, 0x58, 0xD6, 0x9C, 0xF7, 0xA2, 0xDE, 0xF9, 0xDE,
+      0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ]
+    var carry = 0
+    for index in 0..<32 {
+      let sum = Int(signature[32 + index]) + Int(order[index]) + carry
+      signature[32 + index] = UInt8(sum & 0xFF)
+      carry = sum >> 8
+    }
+    #expect(!Ed25519.isValidSignature(signature, for: message, publicKey: signer.publicKey))
   }
 
   @Test func hostileArgon2ParametersAreRefusedBeforeDerivation() throws {

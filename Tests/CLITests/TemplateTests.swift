@@ -58,6 +58,16 @@ import Yams
       }
       let keygen = try CLI.run(["keygen", "--out", root + "/etc/lockstep/backup-identity.txt"])
       guard keygen.succeeded else { throw UserError("keygen: \(keygen.stderrText)") }
+      // The templates sign their backups: cron and systemd with the key in /etc/lockstep,
+      // the CronJob with the one its Secret mounts under /var/run/lockstep/signing.
+      try manager.createDirectory(
+        atPath: root + "/var/run/lockstep/signing", withIntermediateDirectories: true)
+      for key in [
+        "/etc/lockstep/backup-signing.key", "/var/run/lockstep/signing/backup-signing.key",
+      ] {
+        let signing = try CLI.run(["keygen", "--signing", "--out", root + key])
+        guard signing.succeeded else { throw UserError("keygen: \(signing.stderrText)") }
+      }
       let recipient = keygen.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
       let sandbox = Sandbox(root: root, vault: vault, s3: s3, recipient: recipient)
       _ = manager.createFile(

@@ -18,7 +18,7 @@ extension Lockstep {
   }
 }
 
-/// How a command opens a backup: identity files, a passphrase file, an expected signer.
+/// How a command opens a backup: identity files, a passphrase file, the trusted signers.
 struct BackupKeyOptions: ParsableArguments {
   @Option(
     name: .customLong("identity"), help: "An identity file from `lockstep keygen`; repeatable.")
@@ -27,16 +27,52 @@ struct BackupKeyOptions: ParsableArguments {
   @Option(help: "A file whose first line is the backup passphrase.")
   var passphraseFile: String?
 
-  @Option(help: "Require a signature by this key (lockstepsig1… or a key file).")
-  var verifyKey: String?
+  @Option(
+    name: .customLong("verify-key"),
+    help: "A trusted signer (lockstepsig1… or a .pub/key file); repeatable.")
+  var verifyKeys: [String] = []
 
-  @Flag(help: "Also try Vault Transit stanzas through VAULT_ADDR (the backed-up Vault).")
-  var transit = false
+  @Option(
+    help:
+      "A file of trusted signers, one lockstepsig1… a line (# comments); default $LOCKSTEP_TRUSTED_SIGNERS."
+  )
+  var trustedSigners: String?
+
+  @Flag(
+    help:
+      "Accept a backup that is unsigned or signed by an unknown key (anyone with the recipient key can forge one); recorded in the output."
+  )
+  var allowUnsigned = false
+
+  @Option(
+    help:
+      "Also try the Vault Transit key MOUNT/KEY through VAULT_ADDR (only stanzas of this key are sent to Vault)."
+  )
+  var transit: String?
 
   func validate() throws {
-    if identities.isEmpty && passphraseFile == nil && !transit {
-      throw ValidationError("give an --identity file or a --passphrase-file")
+    if identities.isEmpty && passphraseFile == nil && transit == nil {
+      throw ValidationError("give an --identity file, a --passphrase-file or --transit MOUNT/KEY")
     }
+  }
+
+  /// `--verify-key`s, then `--trusted-signers` or `LOCKSTEP_TRUSTED_SIGNERS` (a file path,
+  /// or lockstepsig1… keys separated by spaces or commas).
+  func trust(environment: [String: String] = ProcessInfo.processInfo.environment) throws
+    -> SignerTrust
+  {
+    var keys = try verifyKeys.map { try KeyFile.readSigningPublicKey($0) }
+    if let trustedSigners {
+      keys += try KeyFile.readTrustedSigners(path: trustedSigners)
+    } else if let variable = environment["LOCKSTEP_TRUSTED_SIGNERS"], !variable.isEmpty {
+      if variable.hasPrefix("lockstepsig1") {
+        keys += try variable.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\n" })
+          .map { try KeyFile.parseSigningPublicKey(String($0)) }
+      } else {
+        keys += try KeyFile.readTrustedSigners(path: variable)
+      }
+    }
+    return SignerTrust(trusted: keys, allowUnsigned: allowUnsigned)
   }
 
   func opener() throws -> BackupOpener {
@@ -46,9 +82,15 @@ struct BackupKeyOptions: ParsableArguments {
     if let passphraseFile {
       list.append(.passphrase(try KeyFile.readPassphrase(path: passphraseFile)))
     }
+    let trust = try trust()
+    if trust.allowUnsigned {
+      Terminal.warn(
+        "--allow-unsigned: this backup's authorship is NOT checked; anyone holding the public recipient key could have made it."
+      )
+    }
     return BackupOpener(
-      identities: list, expectedSigner: try verifyKey.map { try KeyFile.readSigningPublicKey($0) },
-      transitVault: transit ? try VaultClient.fromEnvironment() : nil)
+      identities: list, trust: trust,
+      transitVault: transit != nil ? try VaultClient.fromEnvironment() : nil, transitKey: transit)
   }
 }
 
@@ -88,7 +130,10 @@ extension Lockstep.BackupCommand {
     @Option(help: "A file whose first line is a passphrase that also opens the backup.")
     var passphraseFile: String?
 
-    @Option(help: "An Ed25519 signing key file to sign the backup with.")
+    @Option(
+      help:
+        "An Ed25519 signing key file to sign the backup with (default $LOCKSTEP_SIGNING_KEY); restore and verify refuse unsigned backups."
+    )
     var signKey: String?
 
     @Flag(help: "Every KV v2 version with its metadata, including deleted and destroyed ones.")
@@ -111,6 +156,13 @@ extension Lockstep.BackupCommand {
       let started = Date()
       do {
         let passphrase = try passphraseFile.map { try KeyFile.readPassphrase(path: $0) }
+        let environmentKey = ProcessInfo.processInfo.environment["LOCKSTEP_SIGNING_KEY"]
+        let signKey = self.signKey ?? (environmentKey?.isEmpty == false ? environmentKey : nil)
+        if signKey == nil {
+          Terminal.warn(
+            "no --sign-key (or LOCKSTEP_SIGNING_KEY): this backup is unsigned, and restore and verify will refuse it without --allow-unsigned."
+          )
+        }
         let creator = BackupCreator(
           scope: .init(mounts: mounts, prefix: prefix, allVersions: allVersions),
           recipients: try BackupRecipients(parsing: recipients, passphrase: passphrase),
@@ -177,9 +229,13 @@ extension Lockstep.BackupCommand {
       if json {
         try JSONOutput.print(report)
       } else {
+        let authorship =
+          report.authenticity == .trustedSigner
+          ? report.signer.map { ", signed by trusted key \($0)" } ?? ""
+          : ", AUTHORSHIP NOT VERIFIED (--allow-unsigned)"
         Terminal.out(
           "\(backup): OK — \(report.paths) secrets, \(report.versions) versions, created \(report.created) from \(report.vaultAddress)"
-            + (report.signer.map { ", signed by \($0)" } ?? ""))
+            + authorship)
         if let test = report.restoreTest {
           Terminal.out(
             "restore test: \(test.compared) compared in \(test.mounts.joined(separator: ", ")), \(test.mismatches.count) mismatches, mount removed"
@@ -232,6 +288,15 @@ extension Lockstep.BackupCommand {
     @Flag(help: "Show what would be deleted; delete nothing.")
     var dryRun = false
 
+    @Flag(help: "Delete without asking (needed when not on a terminal).")
+    var yes = false
+
+    @Flag(
+      help:
+        "Read each backup's envelope header first; files without a valid one are neither counted nor removed."
+    )
+    var verifyHeaders = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -241,12 +306,39 @@ extension Lockstep.BackupCommand {
         monthly: keepMonthly)
       if policy.isEmpty { throw BackupError.emptyRetentionPolicy }
       let target = try BackupDestination.parse(destination)
-      let (keep, remove) = try policy.applyPerKind(try await target.list())
-      if !dryRun { for entry in remove { try await target.delete(entry) } }
+      var (entries, unparseable) = try await target.listing()
+      var invalid: [BackupDestination.Entry] = []
+      if verifyHeaders {
+        (entries, invalid) = try await BackupDestination.checkHeaders(entries)
+      }
+      let plan = try policy.planPerKind(entries)
+      let (keep, remove) = (plan.keep, plan.remove)
+      if !plan.future.isEmpty {
+        Terminal.warn(
+          "ignoring \(plan.future.count) backup name(s) dated more than \(Int(RetentionPolicy.clockSkewAllowance / 60)) minutes in the future (not counted, not removed): \(plan.future.prefix(3).map(\.name).joined(separator: ", "))\(plan.future.count > 3 ? ", …" : "")"
+        )
+      }
+      if !unparseable.isEmpty {
+        Terminal.warn(
+          "ignoring \(unparseable.count) name(s) that look like backups but are not lockstep-backup-YYYYMMDDTHHMMSSZ[-N].lsb (not counted, not removed)"
+        )
+      }
+      if !invalid.isEmpty {
+        Terminal.warn(
+          "ignoring \(invalid.count) file(s) without a valid envelope header (not counted, not removed): \(invalid.prefix(3).map(\.name).joined(separator: ", "))"
+        )
+      }
+      if !dryRun && !remove.isEmpty {
+        try Confirmation.require(
+          "Delete \(remove.count) backup(s) from \(destination)?", word: "delete", yes: yes,
+          flagHint: "delete backups")
+        for entry in remove { try await target.delete(entry) }
+      }
       if json {
         try JSONOutput.print(
           PruneListing(
-            kept: keep.map(\.location), removed: remove.map(\.location), dryRun: dryRun))
+            kept: keep.map(\.location), removed: remove.map(\.location),
+            ignored: (plan.future + invalid).map(\.location), dryRun: dryRun))
       } else {
         for entry in keep { Terminal.out("keep    \(entry.location)") }
         for entry in remove {
@@ -289,6 +381,15 @@ extension Lockstep.BackupCommand {
     @Option(help: "A file whose first line is a passphrase that also opens the result.")
     var newPassphraseFile: String?
 
+    @Flag(help: "Remove recipients without asking (needed when not on a terminal).")
+    var yes = false
+
+    @Option(
+      help:
+        "Re-sign the result with this Ed25519 key file (the backup must be signed by a trusted signer, or --allow-unsigned)."
+    )
+    var signKey: String?
+
     func validate() throws {
       if !replacement.isEmpty && (!added.isEmpty || !removed.isEmpty || removePassphrase) {
         throw ValidationError(
@@ -296,15 +397,20 @@ extension Lockstep.BackupCommand {
         )
       }
       if replacement.isEmpty && added.isEmpty && removed.isEmpty && !removePassphrase
-        && newPassphraseFile == nil
+        && newPassphraseFile == nil && signKey == nil
       {
         throw ValidationError(
-          "give --add-recipient, --remove-recipient, --remove-passphrase, --new-passphrase-file or --recipient"
+          "give --add-recipient, --remove-recipient, --remove-passphrase, --new-passphrase-file, --recipient or --sign-key"
         )
       }
     }
 
     func run() async throws {
+      if !removed.isEmpty || removePassphrase || !replacement.isEmpty {
+        try Confirmation.require(
+          "Remove recipients from \(backup) (they will no longer open it)?", word: "rewrap",
+          yes: yes, flagHint: "remove recipients")
+      }
       let passphrase = try newPassphraseFile.map { try KeyFile.readPassphrase(path: $0) }
       let opener = try keys.opener()
       let changes: BackupRewrap.Changes
@@ -318,7 +424,8 @@ extension Lockstep.BackupCommand {
       }
       let bytes = try await BackupDestination.read(backup)
       let rewrapped = try BackupRewrap.rewrap(
-        bytes, identities: opener.identities, changes: changes)
+        bytes, identities: opener.identities, changes: changes,
+        signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) }, trust: opener.trust)
       try await BackupDestination.replace(backup, with: rewrapped.bytes)
       if rewrapped.untaggedStanzas > 0 {
         Terminal.warn(
@@ -349,10 +456,12 @@ struct BackupListing: Encodable {
 struct PruneListing: Encodable {
   let kept: [String]
   let removed: [String]
+  /// Future-dated names and (with --verify-headers) files that are not envelopes.
+  let ignored: [String]
   let dryRun: Bool
 
   enum CodingKeys: String, CodingKey {
-    case kept, removed
+    case kept, removed, ignored
     case dryRun = "dry_run"
   }
 }

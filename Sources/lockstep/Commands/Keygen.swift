@@ -28,8 +28,9 @@ extension Lockstep {
     var force = false
 
     func run() throws {
-      if !force && access(out, F_OK) == 0 {
-        throw UserError("\(out) already exists; pass --force to replace it", exit: .usage)
+      // Every file this run would write, checked before any is written.
+      for path in signing ? [out, out + ".pub"] : [out] where !force && access(path, F_OK) == 0 {
+        throw UserError("\(path) already exists; pass --force to replace it", exit: .usage)
       }
       if signing {
         let pair = try Ed25519KeyPair.generate()

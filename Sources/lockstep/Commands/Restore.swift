@@ -13,7 +13,10 @@ extension Lockstep {
         Needs VAULT_ADDR/VAULT_TOKEN (policy: policies/vault/lockstep-restore.hcl).
         --dry-run prints the paths that would be added, changed or left alone (no values).
         A path whose live version is newer than the backup's is a conflict, left alone
-        unless --force; exit 75 when conflicts remain.
+        unless --force; exit 75 when conflicts remain. The backup must be signed by a
+        trusted signer (--verify-key, --trusted-signers, LOCKSTEP_TRUSTED_SIGNERS) unless
+        --allow-unsigned. --to-mount must already exist (restore does not create mounts).
+        Asks on a terminal; --yes otherwise.
         """)
 
     @Argument(help: "A backup file or s3://…/gs://… object URL.")
@@ -30,8 +33,14 @@ extension Lockstep {
     @Option(help: "Restore into this mount instead of the one backed up.")
     var toMount: String?
 
-    @Option(help: "Only paths (below their mount) starting with this.")
+    @Option(
+      help:
+        "Only this path and the paths below it (whole segments: svc/s1 is not svc/s10), below the mount."
+    )
     var prefix: String?
+
+    @Flag(help: "Write without asking (needed when not on a terminal).")
+    var yes = false
 
     @Flag(help: "Print the report as JSON.")
     var json = false
@@ -51,12 +60,22 @@ extension Lockstep {
       if snapshot { return try await runSnapshot() }
       let bytes = try await BackupDestination.read(backup)
       let opened = try await keys.opener().open(bytes)
+      if !dryRun {
+        try Confirmation.require(
+          "Write this backup's secrets into Vault"
+            + (force ? " (--force: newer live secrets are overwritten)?" : "?"),
+          word: "restore", yes: yes, flagHint: "restore")
+      }
       let restorer = VaultRestorer(
         vault: try vaultLogin.client(),
         options: .init(dryRun: dryRun, force: force, toMount: toMount, prefix: prefix))
       let report = try await restorer.restore(opened.payload)
+      if opened.authenticity != .trustedSigner {
+        Terminal.warn(
+          "restored from a backup whose authorship was NOT verified (--allow-unsigned).")
+      }
       if json {
-        try JSONOutput.print(report)
+        try JSONOutput.print(RestoreOutput(report: report, authenticity: opened.authenticity))
       } else {
         let verb = dryRun ? "would " : ""
         for path in report.added { Terminal.out("\(verb)add        \(path)") }
@@ -74,4 +93,18 @@ extension Lockstep {
       }
     }
   }
+}
+
+/// The restore report with how the backup's authorship was established.
+struct RestoreOutput: Encodable {
+  let report: VaultRestorer.Report
+  let authenticity: SignerTrust.Outcome
+
+  func encode(to encoder: any Encoder) throws {
+    try report.encode(to: encoder)
+    var container = encoder.container(keyedBy: Key.self)
+    try container.encode(authenticity, forKey: .authenticity)
+  }
+
+  enum Key: String, CodingKey { case authenticity }
 }
