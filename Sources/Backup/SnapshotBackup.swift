@@ -159,14 +159,18 @@ public struct SnapshotBackup: Sendable {
   /// and SHA-256 match its header.
   public static func open(_ envelope: [UInt8], opener: BackupOpener) async throws -> Opened {
     var identities = opener.identities
-    if let transitVault = opener.transitVault {
-      let header = try EnvelopeHeader.read(from: MemoryStream(envelope))
-      if let key = await BackupRecipients.unwrapWithTransit(header, vault: transitVault) {
+    // The same trust rule as a KV backup: a trusted signer, or an explicit --allow-unsigned.
+    let envelopeHeader = try EnvelopeHeader.read(from: MemoryStream(envelope))
+    let (expectedSigner, _) = try opener.trust.check(envelopeHeader)
+    if let transitVault = opener.transitVault, let transitKey = opener.transitKey {
+      if let key = try await BackupRecipients.unwrapWithTransit(
+        envelopeHeader, vault: transitVault, key: transitKey)
+      {
         identities.append(.fileKey(key))
       }
     }
     let (plaintext, summary) = try EnvelopeFormat.decrypt(
-      envelope, identities: identities, expectedSigner: opener.expectedSigner)
+      envelope, identities: identities, expectedSigner: expectedSigner)
     let (header, snapshot) = try split(plaintext)
     return Opened(
       header: header, snapshot: snapshot, signer: summary.verifiedSigner,

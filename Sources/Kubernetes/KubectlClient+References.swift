@@ -39,11 +39,35 @@ extension KubectlClient {
       if case .notFound = error { return nil }
       throw error
     }
+    guard let references = TemplateReferences(deploymentJSON: result.stdout) else {
+      throw .unexpectedOutput(action: action)
+    }
+    return references
+  }
+
+  /// Whether an object exists (`kind` as kubectl names it: `secret`, `namespace`, …).
+  public func exists(_ kind: String, _ name: String) async throws(KubernetesError) -> Bool {
+    do {
+      try await kubectl(
+        ["get", kind, "-o", "name", "--", name], action: "read \(kind) \"\(name)\"",
+        target: (kind: kind, name: name))
+      return true
+    } catch {
+      if case .notFound = error { return false }
+      throw error
+    }
+  }
+}
+
+extension TemplateReferences {
+  /// The references of a Deployment object as kubectl prints it with `-o json`; nil when
+  /// the text is not such an object.
+  public init?(deploymentJSON json: [UInt8]) {
     guard
-      let object = try? JSONSerialization.jsonObject(with: Data(result.stdout)) as? [String: Any],
+      let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any],
       let spec = object["spec"] as? [String: Any],
       let template = spec["template"] as? [String: Any]
-    else { throw .unexpectedOutput(action: action) }
+    else { return nil }
     let podSpec = template["spec"] as? [String: Any] ?? [:]
     let metadata = template["metadata"] as? [String: Any] ?? [:]
     var secrets = Set<String>()
@@ -81,21 +105,8 @@ extension KubectlClient {
         }
       }
     }
-    return TemplateReferences(
+    self.init(
       containers: names, secrets: secrets, literalEnv: literal,
       annotations: metadata["annotations"] as? [String: String] ?? [:])
-  }
-
-  /// Whether an object exists (`kind` as kubectl names it: `secret`, `namespace`, …).
-  public func exists(_ kind: String, _ name: String) async throws(KubernetesError) -> Bool {
-    do {
-      try await kubectl(
-        ["get", kind, "-o", "name", "--", name], action: "read \(kind) \"\(name)\"",
-        target: (kind: kind, name: name))
-      return true
-    } catch {
-      if case .notFound = error { return false }
-      throw error
-    }
   }
 }

@@ -7,15 +7,22 @@ extension KubectlClient {
   /// within the same second. A resumed rotation can restart right after the interrupted
   /// run did; then this waits for the next second and restarts again, so the restart
   /// certainly comes after the Secret update that preceded it.
-  public func rolloutRestart(_ deployment: String) async throws(KubernetesError) {
+  ///
+  /// Returns what the restarted pod template reads (kubectl prints the patched object with
+  /// `-o json`), so the rotation can prove the new pods read what it wrote without a second
+  /// kubectl run per deployment; nil if kubectl printed no such object.
+  @discardableResult
+  public func rolloutRestart(_ deployment: String) async throws(KubernetesError)
+    -> TemplateReferences?
+  {
     let name = try KubernetesName.checked(deployment, as: .deployment)
     for attempt in 1...2 {
       do {
-        try await kubectl(
-          ["rollout", "restart", "--", "deployment/\(name)"],
+        let result = try await kubectl(
+          ["rollout", "restart", "-o", "json", "--", "deployment/\(name)"],
           action: "restart deployment \"\(deployment)\"",
           target: (kind: "deployment", name: deployment))
-        return
+        return TemplateReferences(deploymentJSON: result.stdout)
       } catch {
         guard attempt == 1, error.description.contains("within the past second") else {
           throw error
@@ -23,6 +30,7 @@ extension KubectlClient {
         try? await Task.sleep(for: .milliseconds(1100))
       }
     }
+    return nil
   }
 
   /// Waits until the rollout of `deployment` has finished, passing each new progress line

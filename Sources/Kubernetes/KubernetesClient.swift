@@ -16,7 +16,9 @@ public protocol KubernetesClient: Sendable {
   func setEnvFromSecret(
     deployment: String, container: String, references: [String: SecretKeyReference]
   ) async throws(KubernetesError)
-  func rolloutRestart(_ deployment: String) async throws(KubernetesError)
+  /// Returns what the restarted pod template reads, when kubectl printed it.
+  @discardableResult
+  func rolloutRestart(_ deployment: String) async throws(KubernetesError) -> TemplateReferences?
   func rolloutStatus(
     _ deployment: String, timeout: Duration, progress: @escaping @Sendable (String) -> Void
   ) async throws(KubernetesError)

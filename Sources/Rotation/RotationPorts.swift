@@ -85,7 +85,9 @@ public protocol DeploymentTarget: Sendable {
   func patchEnv(
     namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
     context: String?) throws
+  /// Restarts the rollout; returns what the restarted pod template reads, when known.
   func restart(namespace: String, deployment: String, context: String?) throws
+    -> TemplateReferences?
   func waitForRollout(
     namespace: String, deployment: String, timeout: Duration, context: String?,
     progress: @escaping @Sendable (String) -> Void) throws

@@ -1,6 +1,7 @@
 import Crypto
 import Evidence
 import Foundation
+import Kubernetes
 import LockstepCore
 
 #if canImport(Glibc)
@@ -308,7 +309,7 @@ extension Rotator {
           namespace: target.namespace, deployment: target.deployment, container: target.container,
           values: values, context: target.context)
       }
-      try deployments.restart(
+      let restarted = try deployments.restart(
         namespace: target.namespace, deployment: target.deployment, context: target.context)
       let step = "deploy"
       let progress = self.progress
@@ -318,7 +319,7 @@ extension Rotator {
         progress: { line in
           progress(Progress(step: step, state: .info, message: line, elapsed: nil))
         })
-      try requireReads(target, deployments)
+      try requireReads(target, restarted, deployments)
       try evidence?.record(
         step: "deploy", target: "deployment \(target.namespace)/\(target.deployment)",
         outcome: "ok",
@@ -327,16 +328,19 @@ extension Rotator {
     }
   }
 
-  /// After the rollout: the restarted template still reads what was written (the Secret
-  /// holding every key, or the env variables), else the pods run without the new values
-  /// and the run must not report success.
-  func requireReads(_ target: RotationPolicy.KubernetesTarget, _ deployments: any DeploymentTarget)
-    throws
-  {
+  /// After the rollout: the restarted template (the object `rollout restart` printed, the
+  /// one the rollout rolled out; read again only when kubectl printed none) reads what was
+  /// written (the Secret holding every key, or the env variables), else the pods run
+  /// without the new values and the run must not report success.
+  func requireReads(
+    _ target: RotationPolicy.KubernetesTarget, _ restarted: TemplateReferences?,
+    _ deployments: any DeploymentTarget
+  ) throws {
     let label = "deployment \(target.namespace)/\(target.deployment)"
     guard
-      let references = try deployments.templateReferences(
-        namespace: target.namespace, deployment: target.deployment, context: target.context)
+      let references = try restarted
+        ?? deployments.templateReferences(
+          namespace: target.namespace, deployment: target.deployment, context: target.context)
     else { throw RotationError.verification("\(label) disappeared during the rollout") }
     guard references.annotations["kubectl.kubernetes.io/restartedAt"] != nil else {
       throw RotationError.verification("\(label) was not restarted")

@@ -245,9 +245,12 @@ struct KubectlClientTests {
     try await fixture.waitForRollout()
     let before = try await fixture.client.deployment("aura-api")
     try fixture.standIn.rollout(namespace: fixture.namespace, deployment: "aura-api", "hold")
-    try await fixture.client.rolloutRestart("aura-api")
+    let restarted = try #require(try await fixture.client.rolloutRestart("aura-api"))
     let after = try await fixture.client.deployment("aura-api")
     #expect(after.generation == before.generation + 1)
+    // The restarted template, as kubectl printed it: stamped, and read like a fresh GET.
+    #expect(restarted.annotations["kubectl.kubernetes.io/restartedAt"] != nil)
+    #expect(restarted == (try await fixture.client.templateReferences("aura-api")))
 
     let lines = Collector<String>()
     let client = fixture.client

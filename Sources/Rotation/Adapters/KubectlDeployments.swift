@@ -46,9 +46,11 @@ public struct KubectlDeployments: DeploymentTarget {
     }
   }
 
-  public func restart(namespace: String, deployment: String, context: String?) throws {
+  public func restart(namespace: String, deployment: String, context: String?) throws
+    -> TemplateReferences?
+  {
     let client = client(namespace, context)
-    try runBlocking { try await client.rolloutRestart(deployment) }
+    return try runBlocking { try await client.rolloutRestart(deployment) }
   }
 
   public func waitForRollout(

@@ -39,7 +39,7 @@ extension Lockstep {
     )
     var prefix: String?
 
-    @Flag(help: "Write without asking (needed when not on a terminal).")
+    @Flag(help: "Write without asking (needed when not on a terminal), also with --snapshot.")
     var yes = false
 
     @Flag(help: "Print the report as JSON.")
@@ -50,9 +50,6 @@ extension Lockstep {
         "FILE is a Raft snapshot backup: replace the whole cluster (with --force: sys/storage/raft/snapshot-force)."
     )
     var snapshot = false
-
-    @Flag(help: "With --snapshot: do not ask for confirmation.")
-    var yes = false
 
     @OptionGroup var vaultLogin: VaultLoginOptions
 
