@@ -115,9 +115,10 @@ public enum KeyFile {
       if let nul = bytes[..<end].firstIndex(of: 0) { end = nul }
       return raw.prefix(end)
     }
-    // An empty first line (an empty file, a lone newline) would encrypt to a key anyone
-    // can guess.
-    guard passphrase.count > 0 else {
+    // An empty first line (an empty file, a lone newline, or a lone CR before it, which
+    // OpenSSL's rule keeps) would encrypt to a key anyone can guess.
+    let blank = passphrase.withUnsafeBytes { bytes in bytes.allSatisfy { $0 == 0x0D } }
+    guard !blank else {
       throw UserError(
         "the passphrase in \(path) is empty (its first line has no characters); write the passphrase on the first line",
         exit: .usage)

@@ -86,6 +86,12 @@ struct BackupCLITests {
     environment["VAULT_ADDR"] = fixture.vaultTesting.address
     environment["VAULT_TOKEN"] = VaultTesting.rootToken
     let url = "s3://\(store.bucket)/vault"
+    let signingKey = directory + "/sign.key"
+    #expect(
+      try ChildProcess.run(
+        Repository.lockstepBinary, ["keygen", "--signing", "--out", signingKey],
+        timeout: .seconds(60)
+      ).succeeded)
     func lockstep(_ arguments: [String], _ environment: [String: String]) throws
       -> ChildProcess.Result
     {
@@ -95,7 +101,7 @@ struct BackupCLITests {
     let created = try lockstep(
       [
         "backup", "create", "--mount", fixture.mount, "--to", url, "--recipient",
-        fixture.recipientText,
+        fixture.recipientText, "--sign-key", signingKey,
       ], environment)
     #expect(created.status == 0, "\(created.stderrText)")
     let written = created.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -103,7 +109,9 @@ struct BackupCLITests {
     let listed = try lockstep(["backup", "list", url], environment)
     #expect(listed.status == 0, "\(listed.stderrText)")
     #expect(listed.stdoutText.contains(written))
-    let verified = try lockstep(["backup", "verify", written, "--identity", identity], environment)
+    let verified = try lockstep(
+      ["backup", "verify", written, "--identity", identity, "--verify-key", signingKey + ".pub"],
+      environment)
     #expect(verified.status == 0, "\(verified.stderrText)")
 
     var wrong = environment

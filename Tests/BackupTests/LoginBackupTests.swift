@@ -27,9 +27,12 @@ struct LoginBackupTests {
       let policy = VaultTesting.uniqueName("lockstep-backup")
       try fixture.vaultTesting.writePolicy(
         policy, rules: text.replacingOccurrences(of: "\"secret/", with: "\"\(fixture.mount)/"))
-      return Setup(
-        fixture: fixture, policy: policy,
-        directory: try TemporaryDirectory.make(prefix: "lockstep-login"))
+      let directory = try TemporaryDirectory.make(prefix: "lockstep-login")
+      let keygen = try ChildProcess.run(
+        Repository.lockstepBinary, ["keygen", "--signing", "--out", directory + "/signing.key"],
+        timeout: .seconds(60))
+      guard keygen.succeeded else { throw UserError("keygen: \(keygen.stderrText)") }
+      return Setup(fixture: fixture, policy: policy, directory: directory)
     }
 
     func file(_ name: String, _ contents: String) throws -> String {
@@ -48,6 +51,8 @@ struct LoginBackupTests {
       environment["VAULT_TOKEN"] = nil
       environment["HOME"] = directory
       environment["VAULT_ADDR"] = fixture.vaultTesting.address
+      // Backups are signed (an unsigned one warns on stderr, which these tests read).
+      environment["LOCKSTEP_SIGNING_KEY"] = directory + "/signing.key"
       environment.merge(more) { $1 }
       return try ChildProcess.run(
         Repository.lockstepBinary,

@@ -64,8 +64,10 @@ struct SnapshotBackupTests {
       let remote = try #require(locations.last)
       #expect(remote.hasPrefix("s3://\(bucket)/snap/lockstep-backup-"))
       let remoteVerified = try run(
-        ["backup", "verify", remote, "--identity", directory + "/id.txt"], token: token,
-        address: vault.address)
+        [
+          "backup", "verify", remote, "--identity", directory + "/id.txt", "--verify-key",
+          directory + "/sign.key.pub",
+        ], token: token, address: vault.address)
       #expect(remoteVerified.status == 0, "\(remoteVerified.stderrText)")
       let initJSON =
         try JSONSerialization.jsonObject(
@@ -86,8 +88,10 @@ struct SnapshotBackupTests {
     #expect(listed.stdoutText.contains("\"kind\" : \"raft-snapshot\""))
     // A KV restore refuses the snapshot with one sentence.
     let asKV = try run(
-      ["restore", file, "--identity", directory + "/id.txt", "--dry-run"], token: root,
-      address: "http://127.0.0.1:1")
+      [
+        "restore", file, "--identity", directory + "/id.txt", "--verify-key",
+        directory + "/sign.key.pub", "--dry-run",
+      ], token: root, address: "http://127.0.0.1:1")
     #expect(asKV.status == ExitStatus.dataError.rawValue)
     #expect(asKV.stderrText.contains("Raft snapshot"))
 
