@@ -30,13 +30,12 @@ extension VaultClient {
       guard let token = configuration.token else { throw VaultError.noToken }
       return token
     }
-    let clock = ContinuousClock()
-    if let token = session.usableToken(now: clock.now) { return token }
+    if let token = session.usableToken(now: session.now()) { return token }
     return try session.refreshing.withLock { _ in
       // Another thread may have refreshed while this one waited.
-      if let token = session.usableToken(now: clock.now) { return token }
+      if let token = session.usableToken(now: session.now()) { return token }
       if let current = session.grant.withLock({ $0 }), current.renewable,
-        let ttl = current.ttl, clock.now - current.obtained < ttl,
+        let ttl = current.ttl, session.now() - current.obtained < ttl,
         let renewed = try? renew(client, current),
         renewed.ttl.map({ $0 >= (current.loginTTL ?? ttl) / 2 }) ?? true
       {
@@ -85,7 +84,7 @@ extension VaultClient {
     guard response.isSuccess else {
       throw try error(for: response, call, client: client, displayPath: nil)
     }
-    var grant = try Self.grant(in: response, path: call.path)
+    var grant = try self.grant(in: response, path: call.path)
     grant.loginTTL = grant.ttl
     return grant
   }
@@ -96,19 +95,19 @@ extension VaultClient {
     call.token = current.token
     let response = try send(client, call)
     guard response.isSuccess else { return nil }
-    var grant = try Self.grant(in: response, path: call.path)
+    var grant = try self.grant(in: response, path: call.path)
     grant.loginTTL = current.loginTTL
     return grant
   }
 
-  static func grant(in response: HTTPResponse, path: String) throws -> VaultSession.Grant {
-    let token = try clientToken(in: response, path: path)
+  func grant(in response: HTTPResponse, path: String) throws -> VaultSession.Grant {
+    let token = try Self.clientToken(in: response, path: path)
     return response.body.withUnsafeBytes { bytes in
       let auth = (try? JSONParser.parse(bytes))?["auth"]
       let seconds = auth?["lease_duration"]?.int(in: bytes) ?? 0
       return VaultSession.Grant(
         token: token, ttl: seconds > 0 ? .seconds(seconds) : nil,
-        renewable: auth?["renewable"]?.bool ?? false, obtained: ContinuousClock().now,
+        renewable: auth?["renewable"]?.bool ?? false, obtained: session.now(),
         loginTTL: nil)
     }
   }

@@ -28,6 +28,19 @@ final class VaultSession: Sendable {
   let counters = Mutex(Counters())
   /// Held while logging in or renewing.
   let refreshing = Mutex<Void>(())
+  /// How far a test moved this session's clock ahead of the continuous clock, so that
+  /// renewal is tested without sleeping through a TTL (a loaded machine cannot decide it).
+  let skew = Mutex<Duration>(.zero)
+
+  /// Now, as this session measures token lifetimes.
+  func now() -> ContinuousClock.Instant {
+    ContinuousClock.now + skew.withLock { $0 }
+  }
+
+  /// Moves this session's clock ahead; for tests.
+  func advance(by duration: Duration) {
+    skew.withLock { $0 += duration }
+  }
 
   /// The current token while less than two thirds of its TTL have passed; else nil.
   func usableToken(now: ContinuousClock.Instant) -> SecretBytes? {

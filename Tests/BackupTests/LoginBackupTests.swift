@@ -2,9 +2,9 @@ import Foundation
 import LockstepCore
 import TestSupport
 import Testing
-import Vault
 
 @testable import Backup
+@testable import Vault
 
 /// Unattended logins against OpenBao's real AppRole and JWT auth methods: a backup runs
 /// with nothing but the login and the `lockstep-backup` policy; a refused login ends in one
@@ -173,8 +173,10 @@ struct LoginBackupTests {
   }
 
   /// A short-lived token is renewed (renew-self) once two thirds of its TTL have passed,
-  /// and replaced by a new login when its max TTL would leave less than half a TTL.
-  /// Timed by sleeps with seconds of margin, so that a loaded machine does not decide it.
+  /// and replaced by a new login when its max TTL would leave less than half a TTL. The
+  /// renewal is timed by the session's own clock, moved ahead by the test, so a loaded
+  /// machine cannot decide it; the max-TTL cut is the server's and needs real seconds, and
+  /// a longer delay than planned ends in the same new login (the token expired).
   @Test func tokensAreRenewedAndReplacedDuringLongRuns() async throws {
     let setup = try await Setup.make()
     let vault = setup.fixture.vaultTesting
@@ -199,21 +201,27 @@ struct LoginBackupTests {
           secretIDFile: try setup.file("\(name)-secret", secretID)), path: mount)
       return VaultClient(configuration: configuration)
     }
-    // 24 s tokens; after 17 s (past two thirds, 7 s before expiry: a loaded machine can
-    // delay a request by seconds) the next request refreshes: one renews (max TTL 2 min),
-    // the other's max TTL (26 s) would leave under 12 s, so it logs in again.
-    let renewing = try role("renewing", ttl: "24s", maxTTL: "2m")
-    let relogging = try role("relogging", ttl: "24s", maxTTL: "26s")
     let path = setup.fixture.mount + "/app/config"
+
+    // A 5-minute token whose session clock moves 3 min 30 s ahead: past two thirds
+    // (3 min 20 s), 90 s before expiry, so the next request renews it.
+    let renewing = try role("renewing", ttl: "5m", maxTTL: "1h")
     _ = try await renewing.read(path)
-    _ = try await relogging.read(path)
     #expect(renewing.sessionCounters == (1, 0))
-    #expect(relogging.sessionCounters == (1, 0))
-    try await Task.sleep(for: .seconds(17))
-    // Counted right after each read: on a loaded machine a later read may come after the
-    // renewed token's own two thirds and rightly refresh again.
+    _ = try await renewing.read(path)
+    #expect(renewing.sessionCounters == (1, 0))
+    renewing.session.advance(by: .seconds(210))
     _ = try await renewing.read(path)
     #expect(renewing.sessionCounters == (1, 1))
+    _ = try await renewing.read(path)
+    #expect(renewing.sessionCounters == (1, 1))
+
+    // A 10-second token that is also the max TTL: 7 s later (past two thirds) the server
+    // would renew it for the 3 s left, under half a TTL, so the client logs in again.
+    let relogging = try role("relogging", ttl: "10s", maxTTL: "10s")
+    _ = try await relogging.read(path)
+    #expect(relogging.sessionCounters == (1, 0))
+    try await Task.sleep(for: .seconds(7))
     _ = try await relogging.read(path)
     #expect(relogging.sessionCounters == (2, 0))
   }
