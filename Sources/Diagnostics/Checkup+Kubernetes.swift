@@ -17,7 +17,7 @@ extension Checkup {
   func kubernetesPlan() -> SystemPlan {
     let system = "Kubernetes"
     let requirements = policy?.requirements(of: system) ?? []
-    let targetChecks = policy?.targetChecks[system]
+    let targetChecks = targetChecks(of: system)
     let path = value("PATH") ?? "/usr/bin:/bin"
     guard let executable = ChildProcess.which("kubectl", path: path) else {
       guard requirements.isEmpty else {

@@ -7,7 +7,7 @@ extension Checkup {
 
   func postgresPlan() -> SystemPlan {
     let system = "PostgreSQL"
-    let policyChecks = policy?.needs(system) == true ? policy?.targetChecks[system] : nil
+    let policyChecks = policy?.needs(system) == true ? targetChecks(of: system) : nil
     guard Self.postgresVariables.contains(where: { value($0) != nil }) || policyChecks != nil
     else {
       return .done([

@@ -18,11 +18,15 @@ extension Checkup {
       guard case .redisCommands(let variable, let pattern, let commands) = requirement.need else {
         continue
       }
-      let need = RedisNeed(pattern: pattern, flushDatabase: commands.contains("FLUSHDB"))
+      // Session invalidation is checked here; other commands (a target's own) are checked
+      // by the target (`targetChecks`), after the PING of the same variable.
+      let needs =
+        Self.rendersItself(requirement.need)
+        ? [RedisNeed(pattern: pattern, flushDatabase: commands.contains("FLUSHDB"))] : []
       if let index = variables.firstIndex(where: { $0.variable == variable }) {
-        variables[index].targets.append(need)
+        variables[index].targets += needs
       } else {
-        variables.append((variable, [need]))
+        variables.append((variable, needs))
       }
     }
     guard !variables.isEmpty else {
@@ -53,6 +57,7 @@ extension Checkup {
               ? Self.sentence(error) : "$\(variable): \(Self.sentence(error))"))
       }
     }
+    let own = targetChecks(of: system)
     guard !checks.isEmpty else { return .done(early) }
     let failedEarly = early
     let toCheck = checks
@@ -64,6 +69,9 @@ extension Checkup {
         for (variable, configuration, targets) in toCheck {
           Self.redisChecks(variable, configuration, targets, log)
         }
+      }
+      if let own {
+        for check in await own() { log.record(Checkup.result(check)) }
       }
     }
   }

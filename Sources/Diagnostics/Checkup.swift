@@ -71,6 +71,25 @@ public struct Checkup: Sendable {
     [vaultPlan(), postgresPlan(), redisPlan(), kubernetesPlan(), objectStorePlan()]
   }
 
+  /// Whether doctor renders a requirement itself from its data (Vault rights, kubectl
+  /// can-i, Redis session commands); the others are the targets' own checks.
+  public static func rendersItself(_ need: PreflightRequirement.Need) -> Bool {
+    switch need {
+    case .vaultSecret, .vaultRights, .kubectlCanI: true
+    case .redisCommands(_, _, let commands):
+      Set(commands).isSubset(of: ["SCAN", "UNLINK", "FLUSHDB"])
+    case .described: false
+    }
+  }
+
+  /// The policy targets' own checks of `system`, without those doctor renders itself.
+  func targetChecks(of system: String) -> (@Sendable () async -> [PreflightCheck])? {
+    guard let policy, let checks = policy.targetChecks[system] else { return nil }
+    let rendered = Set(
+      policy.requirements.filter { Self.rendersItself($0.need) }.map(\.name))
+    return { await checks(rendered).filter { !rendered.contains($0.name) } }
+  }
+
   /// A non-empty value of `name` in the environment.
   func value(_ name: String) -> String? {
     guard let text = environment[name], !text.isEmpty else { return nil }

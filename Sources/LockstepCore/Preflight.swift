@@ -69,12 +69,13 @@ public struct PreflightCheck: Sendable, Equatable {
 /// rotation preflight's own.
 public struct PreflightPlan: Sendable {
   public var requirements: [PreflightRequirement]
-  /// Per system ("PostgreSQL", "Kubernetes", …): the targets' own checks.
-  public var targetChecks: [String: @Sendable () async -> [PreflightCheck]]
+  /// Per system ("PostgreSQL", "Kubernetes", …): the targets' own checks, skipping the
+  /// requirements named in the argument (those doctor renders itself).
+  public var targetChecks: [String: @Sendable (Set<String>) async -> [PreflightCheck]]
 
   public init(
     requirements: [PreflightRequirement],
-    targetChecks: [String: @Sendable () async -> [PreflightCheck]] = [:]
+    targetChecks: [String: @Sendable (Set<String>) async -> [PreflightCheck]] = [:]
   ) {
     self.requirements = requirements
     self.targetChecks = targetChecks

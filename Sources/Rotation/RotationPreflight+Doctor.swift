@@ -5,23 +5,19 @@ import Postgres
 /// `doctor --policy`: the policy's requirements, and per system the checks only its
 /// targets can make, run by the targets' own preflight on clients built the way doctor
 /// builds them (from `environment`, within `clientTimeout`). Requirements that are data
-/// (Vault rights, kubectl can-i, Redis commands) doctor renders itself from the list.
+/// (Vault rights, kubectl can-i, Redis session commands) doctor renders itself from the
+/// list, and drops the targets' checks of the same name (`Checkup.rendersItself`).
 extension RotationPreflight {
   public static func doctorPlan(
     policy: RotationPolicy, environment: [String: String], clientTimeout: Duration
   ) -> PreflightPlan {
     let requirements = vaultRequirements(policy) + policy.requirements
-    let rendered = Set(
-      requirements.filter {
-        if case .described = $0.need { return false }
-        return true
-      }.map(\.name))
-    var checks: [String: @Sendable () async -> [PreflightCheck]] = [:]
+    var checks: [String: @Sendable (Set<String>) async -> [PreflightCheck]] = [:]
     for system in Set(policy.requirements.map(\.system)) {
       let targets = policy.targets.filter { target in
         target.requirements(in: policy).contains { $0.system == system }
       }
-      checks[system] = {
+      checks[system] = { rendered in
         var services = RotationServices(environment: environment)
         do {
           services = try Self.doctorServices(
@@ -32,9 +28,10 @@ extension RotationPreflight {
         }
         var subset = policy
         subset.targets = targets
-        let found = await RotationPreflight(policy: subset, store: nil, services: services)
-          .targets(live: nil)
-        return found.filter { $0.system == system && !rendered.contains($0.name) }
+        let found = await RotationPreflight(
+          policy: subset, store: nil, services: services, checkedElsewhere: rendered
+        ).targets(live: nil)
+        return found.filter { $0.system == system }
       }
     }
     return PreflightPlan(requirements: requirements, targetChecks: checks)

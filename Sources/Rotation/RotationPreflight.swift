@@ -13,11 +13,17 @@ public struct RotationPreflight: Sendable {
   let policy: RotationPolicy
   let store: (any SecretStore)?
   let services: RotationServices
+  /// Requirements checked by someone else (doctor renders its data ones itself).
+  let checkedElsewhere: Set<String>
 
-  public init(policy: RotationPolicy, store: (any SecretStore)?, services: RotationServices) {
+  public init(
+    policy: RotationPolicy, store: (any SecretStore)?, services: RotationServices,
+    checkedElsewhere: Set<String> = []
+  ) {
     self.policy = policy
     self.store = store
     self.services = services
+    self.checkedElsewhere = checkedElsewhere
   }
 
   /// What the Vault part of a rotation needs (the targets' needs are theirs):
@@ -54,7 +60,8 @@ public struct RotationPreflight: Sendable {
   /// The targets' own checks, side by side, in target order; a check two targets share
   /// (the same login's rights) is shown once.
   public func targets(live: VersionedSecret?) async -> [Check] {
-    let context = PreflightContext(policy: policy, services: services, live: live)
+    let context = PreflightContext(
+      policy: policy, services: services, live: live, checkedElsewhere: checkedElsewhere)
     let targets = policy.targets
     let results = await withTaskGroup(of: (Int, [Check]).self) { group in
       for (index, target) in targets.enumerated() {

@@ -93,16 +93,18 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
           Self.system, "kubectl", "the policy has Kubernetes targets but kubectl is not available")
       ]
     }
-    async let rights = rightsChecks(deployments)
+    async let rights = rightsChecks(deployments, skipping: context.checkedElsewhere)
     async let reference = referenceCheck(deployments)
     return await rights + [reference]
   }
 
   /// May kubectl patch deployments and secrets in this target's namespace? One check per
   /// `kubectlCanI` requirement, named as it is.
-  func rightsChecks(_ deployments: any DeploymentTarget) async -> [PreflightCheck] {
+  func rightsChecks(_ deployments: any DeploymentTarget, skipping: Set<String>) async
+    -> [PreflightCheck]
+  {
     var checks: [PreflightCheck] = []
-    for requirement in rights {
+    for requirement in rights where !skipping.contains(requirement.name) {
       guard case .kubectlCanI(let verb, let resource, _, _) = requirement.need else { continue }
       do {
         checks.append(

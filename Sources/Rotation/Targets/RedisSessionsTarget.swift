@@ -54,6 +54,7 @@ public struct RedisSessionsTarget: RotationTarget, Equatable {
 
   public func preflight(_ context: PreflightContext) async -> [PreflightCheck] {
     let name = "Redis (\(urlVariable))"
+    if context.checkedElsewhere.contains(name) { return [] }
     guard let store = context.services.sessions[urlVariable] else {
       return [.fail(Self.system, name, "Redis: \(urlVariable) is not set")]
     }

@@ -192,11 +192,18 @@ public struct PreflightContext: Sendable {
   public let services: RotationServices
   /// The live secret, when it was read (nil in doctor, or when it does not exist).
   public let live: VersionedSecret?
+  /// Names of requirements someone else checks (doctor renders its Vault, kubectl can-i
+  /// and Redis lines itself): a target need not check these again.
+  public let checkedElsewhere: Set<String>
 
-  public init(policy: RotationPolicy, services: RotationServices, live: VersionedSecret?) {
+  public init(
+    policy: RotationPolicy, services: RotationServices, live: VersionedSecret?,
+    checkedElsewhere: Set<String> = []
+  ) {
     self.policy = policy
     self.services = services
     self.live = live
+    self.checkedElsewhere = checkedElsewhere
   }
 }
 
