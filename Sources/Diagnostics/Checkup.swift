@@ -1,6 +1,5 @@
 import Foundation
 import LockstepCore
-import Rotation
 
 /// `lockstep doctor`: can each configured outside system be reached, with credentials that
 /// work, and (given a rotation policy) with the rights a rotation will need?
@@ -15,7 +14,9 @@ import Rotation
 /// black-holed costs seconds, not the minutes of a client's default time-outs.
 public struct Checkup: Sendable {
   public var environment: [String: String]
-  public var policy: RotationPolicy?
+  /// A rotation policy's requirements (`RotationPreflight.doctorPlan`), nil without
+  /// `--policy`.
+  public var policy: PreflightPlan?
   /// How long one system's checks may take in all.
   public var timeout: Duration
 
@@ -30,7 +31,7 @@ public struct Checkup: Sendable {
 
   public init(
     environment: [String: String] = ProcessInfo.processInfo.environment,
-    policy: RotationPolicy? = nil, timeout: Duration = .seconds(Checkup.defaultTimeoutSeconds)
+    policy: PreflightPlan? = nil, timeout: Duration = .seconds(Checkup.defaultTimeoutSeconds)
   ) {
     self.environment = environment
     self.policy = policy
@@ -70,6 +71,25 @@ public struct Checkup: Sendable {
     [vaultPlan(), postgresPlan(), redisPlan(), kubernetesPlan(), objectStorePlan()]
   }
 
+  /// Whether doctor renders a requirement itself from its data (Vault rights, kubectl
+  /// can-i, Redis session commands); the others are the targets' own checks.
+  public static func rendersItself(_ need: PreflightRequirement.Need) -> Bool {
+    switch need {
+    case .vaultSecret, .vaultRights, .kubectlCanI: true
+    case .redisCommands(_, _, let commands):
+      Set(commands).isSubset(of: ["SCAN", "UNLINK", "FLUSHDB"])
+    case .described: false
+    }
+  }
+
+  /// The policy targets' own checks of `system`, without those doctor renders itself.
+  func targetChecks(of system: String) -> (@Sendable () async -> [PreflightCheck])? {
+    guard let policy, let checks = policy.targetChecks[system] else { return nil }
+    let rendered = Set(
+      policy.requirements.filter { Self.rendersItself($0.need) }.map(\.name))
+    return { await checks(rendered).filter { !rendered.contains($0.name) } }
+  }
+
   /// A non-empty value of `name` in the environment.
   func value(_ name: String) -> String? {
     guard let text = environment[name], !text.isEmpty else { return nil }
@@ -78,7 +98,7 @@ public struct Checkup: Sendable {
 
   /// Client time-outs inside the overall deadline, so a client's own error (with its
   /// reason) usually arrives before the deadline's generic one.
-  var clientTimeout: Duration {
+  public var clientTimeout: Duration {
     max(timeout - .milliseconds(500), .milliseconds(500))
   }
 

@@ -4,10 +4,10 @@ import Synchronization
 
 /// Runs async work to completion from synchronous code on a thread that may block.
 ///
-/// The rotation orchestrator is deliberately sequential and synchronous (PostgreSQL and
-/// Redis calls block), and runs on a dedicated thread; the Vault and kubectl clients are
-/// async. This bridges the two. Never call it from a task on Swift's cooperative pool: the
-/// semaphore would hold a pool thread hostage.
+/// The rotation path no longer uses it (it is async end to end, and runs libpq and hiredis
+/// through `onDedicatedThread`); it stays for synchronous code that must call an async
+/// client. Never call it from a task on Swift's cooperative pool: the semaphore would hold
+/// a pool thread hostage.
 public func runBlocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
   let result = Mutex<Result<T, any Error>?>(nil)
   let done = DispatchSemaphore(value: 0)
