@@ -228,59 +228,144 @@ struct JSONParser {
     case UInt8(ascii: "\""):
       index += 1
       let start = index
-      while let current = peek, current != UInt8(ascii: "\"") {
-        guard current >= 0x20 else { throw Malformed() }
-        index += current == UInt8(ascii: "\\") ? 2 : 1
-      }
-      guard peek == UInt8(ascii: "\"") else { throw Malformed() }
-      index += 1
+      try scanString()
       return .string(start..<(index - 1))
     case UInt8(ascii: "t"): return try literal("true", .bool(true))
     case UInt8(ascii: "f"): return try literal("false", .bool(false))
     case UInt8(ascii: "n"): return try literal("null", .null)
     default:
       let start = index
-      while let current = peek,
-        (current >= UInt8(ascii: "0") && current <= UInt8(ascii: "9"))
-          || current == UInt8(ascii: "-") || current == UInt8(ascii: "+")
-          || current == UInt8(ascii: ".") || current == UInt8(ascii: "e")
-          || current == UInt8(ascii: "E")
-      {
-        index += 1
-      }
-      guard index > start else { throw Malformed() }
-      // A number must be one: `1-2` makes the answer malformed (an error naming the path).
-      // `1e999` is valid JSON and stays as written (a secret may hold it, and Vault keeps it
-      // as text); a field that must be an integer refuses it where it is read (`int(in:)`
-      // never traps, and the KV reader turns a non-integer version into an error).
-      let lexeme = String(
-        decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-      guard Double(lexeme) != nil else { throw Malformed() }
+      try scanNumber()
       return .number(start..<index)
     }
   }
 
-  /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8).
+  /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, nothing more. A valid number
+  /// stays as written however large (`1e999`: a secret may hold it, and Vault keeps it as
+  /// text); a field that must be an integer refuses it where it is read (`int(in:)` never
+  /// traps, and the KV reader turns a non-integer version into an error).
+  private mutating func scanNumber() throws {
+    func isDigit(_ byte: UInt8?) -> Bool {
+      byte.map { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ?? false
+    }
+    func digits() throws {
+      guard isDigit(peek) else { throw Malformed() }
+      while isDigit(peek) { index += 1 }
+    }
+    if peek == UInt8(ascii: "-") { index += 1 }
+    if peek == UInt8(ascii: "0") {
+      index += 1
+    } else {
+      try digits()
+    }
+    if peek == UInt8(ascii: ".") {
+      index += 1
+      try digits()
+    }
+    if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+      index += 1
+      if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+      try digits()
+    }
+  }
+
+  /// Moves past the rest of a string (the opening quote is behind) and its closing quote,
+  /// refusing what RFC 8259 refuses: a raw control character, an escape it does not name,
+  /// a `\u` without four hex digits, a UTF-16 surrogate that is not half of a pair (it has
+  /// no UTF-8 form; turning it into U+FFFD would change a secret silently), and bytes that
+  /// are not well-formed UTF-8. What passes here, `unescape` decodes without a question.
+  private mutating func scanString() throws {
+    while let byte = peek {
+      switch byte {
+      case UInt8(ascii: "\""):
+        index += 1
+        return
+      case UInt8(ascii: "\\"):
+        guard index + 1 < bytes.count else { throw Malformed() }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+          UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+          index += 2
+        case UInt8(ascii: "u"):
+          guard let unit = Self.hex(bytes, at: index + 2, end: bytes.count) else {
+            throw Malformed()
+          }
+          index += 6
+          if unit >= 0xDC00 && unit < 0xE000 { throw Malformed() }
+          if unit >= 0xD800 && unit < 0xDC00 {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+              bytes[index + 1] == UInt8(ascii: "u"),
+              let low = Self.hex(bytes, at: index + 2, end: bytes.count),
+              low >= 0xDC00 && low < 0xE000
+            else { throw Malformed() }
+            index += 6
+          }
+        default: throw Malformed()
+        }
+      case 0..<0x20: throw Malformed()
+      case 0..<0x80: index += 1
+      default: index += try Self.utf8SequenceLength(bytes, at: index)
+      }
+    }
+    throw Malformed()
+  }
+
+  /// The length of the well-formed UTF-8 sequence at `at` (Unicode 15 table 3-7: no
+  /// overlong forms, no surrogates, nothing above U+10FFFF).
+  private static func utf8SequenceLength(_ bytes: UnsafeRawBufferPointer, at: Int) throws -> Int {
+    let lead = bytes[at]
+    let count: Int
+    var low: UInt8 = 0x80
+    var high: UInt8 = 0xBF
+    switch lead {
+    case 0xC2...0xDF: count = 2
+    case 0xE0:
+      count = 3
+      low = 0xA0
+    case 0xE1...0xEC, 0xEE...0xEF: count = 3
+    case 0xED:
+      count = 3
+      high = 0x9F
+    case 0xF0:
+      count = 4
+      low = 0x90
+    case 0xF1...0xF3: count = 4
+    case 0xF4:
+      count = 4
+      high = 0x8F
+    default: throw Malformed()
+    }
+    guard at + count <= bytes.count else { throw Malformed() }
+    guard bytes[at + 1] >= low && bytes[at + 1] <= high else { throw Malformed() }
+    for offset in 2..<count where bytes[at + offset] & 0xC0 != 0x80 { throw Malformed() }
+    return count
+  }
+
+  /// The four hex digits at `at` as a number, nil when they are not four hex digits.
+  static func hex(_ bytes: UnsafeRawBufferPointer, at: Int, end: Int) -> UInt32? {
+    guard at + 4 <= end else { return nil }
+    var value: UInt32 = 0
+    for offset in 0..<4 {
+      let byte = bytes[at + offset]
+      let digit: UInt8
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+      default: return nil
+      }
+      value = value << 4 | UInt32(digit)
+    }
+    return value
+  }
+
+  /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8). `range` is a string
+  /// the parser accepted, so every escape is valid and every surrogate is paired.
   static func unescape(
     _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into buffer: SecretBuffer
   ) {
     var index = range.lowerBound
-    func hex(_ at: Int) -> UInt32? {
-      guard at + 4 <= range.upperBound else { return nil }
-      var value: UInt32 = 0
-      for offset in 0..<4 {
-        let byte = bytes[at + offset]
-        let digit: UInt8
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-        value = value << 4 | UInt32(digit)
-      }
-      return value
-    }
+    func hex(_ at: Int) -> UInt32? { Self.hex(bytes, at: at, end: range.upperBound) }
     while index < range.upperBound {
       let byte = bytes[index]
       guard byte == UInt8(ascii: "\\"), index + 1 < range.upperBound else {
