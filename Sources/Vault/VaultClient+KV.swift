@@ -12,10 +12,7 @@ struct KVPath: Sendable {
 
   /// The API path for a KV v2 `segment` (`data`, `metadata`, `delete`, …), or the plain path
   /// on KV v1.
-  func api(_ segment: String) -> String {
-    guard mount.kvVersion == 2 else { return mount.path + relative }
-    return mount.path + segment + (relative.isEmpty ? "" : "/" + relative)
-  }
+  func api(_ segment: String) -> String { mount.apiPath(segment, relative) }
 }
 
 extension VaultClient {
