@@ -2,8 +2,6 @@ import Foundation
 import LockstepCore
 import Testing
 
-@testable import Vault
-
 /// The JSON reader holds Vault's answers, and so every secret value, before anyone looks at
 /// it: it must accept exactly RFC 8259, and what it accepts must come out as written.
 @Suite("The JSON reader is strict RFC 8259")

@@ -1,6 +1,3 @@
-import HTTP
-import LockstepCore
-
 /// A parsed JSON document that points into the bytes it was parsed from instead of copying
 /// strings out of them.
 ///
@@ -9,7 +6,7 @@ import LockstepCore
 /// caller decides whether it becomes a `String` (keys, versions, metadata) or goes straight
 /// into a `SecretBytes` (values). Valid only inside the `withUnsafeBytes` scope it was
 /// parsed in.
-indirect enum JSONNode {
+public indirect enum JSONNode {
   /// Members in document order, each with the byte span of its value.
   case object([JSONMember])
   case array([JSONNode])
@@ -19,21 +16,21 @@ indirect enum JSONNode {
   case bool(Bool)
   case null
 
-  subscript(key: String) -> JSONNode? { member(key)?.value }
+  public subscript(key: String) -> JSONNode? { member(key)?.value }
 
   /// The last member named `key` (JSON leaves duplicates to the reader; Go keeps the last).
-  func member(_ key: String) -> JSONMember? {
+  public func member(_ key: String) -> JSONMember? {
     guard case .object(let members) = self else { return nil }
     return members.last(where: { $0.key == key })
   }
 
-  var isNull: Bool {
+  public var isNull: Bool {
     if case .null = self { return true }
     return false
   }
 
   /// The span of this value in the source, for values kept as raw JSON text.
-  func text(in bytes: UnsafeRawBufferPointer) -> String? {
+  public func text(in bytes: UnsafeRawBufferPointer) -> String? {
     switch self {
     case .string(let range):
       let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
@@ -48,7 +45,7 @@ indirect enum JSONNode {
     }
   }
 
-  func int(in bytes: UnsafeRawBufferPointer) -> Int? {
+  public func int(in bytes: UnsafeRawBufferPointer) -> Int? {
     switch self {
     // `Int(exactly:)`: `1e999` (infinity), `1e300` or `1.5` is no integer, and never a trap.
     case .number:
@@ -58,17 +55,17 @@ indirect enum JSONNode {
     }
   }
 
-  var bool: Bool? {
+  public var bool: Bool? {
     if case .bool(let value) = self { return value }
     return nil
   }
 
-  func strings(in bytes: UnsafeRawBufferPointer) -> [String] {
+  public func strings(in bytes: UnsafeRawBufferPointer) -> [String] {
     guard case .array(let items) = self else { return [] }
     return items.compactMap { $0.text(in: bytes) }
   }
 
-  func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
+  public func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
     guard case .object(let members) = self else { return [:] }
     var result: [String: String] = [:]
     for member in members { result[member.key] = member.value.text(in: bytes) }
@@ -77,7 +74,7 @@ indirect enum JSONNode {
 
   /// The value as secret bytes: a string decoded, anything else as its JSON text. The
   /// bytes go from the response buffer to the secret without an intermediate `String`.
-  func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
+  public func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
     var source = span
     if case .string(let range) = self {
       source = range
@@ -98,24 +95,24 @@ indirect enum JSONNode {
 
 /// One member of a parsed object: its key (decoded), its value, and where the value's
 /// text is in the source, so that a non-string value can be kept as its exact JSON text.
-struct JSONMember {
-  let key: String
-  let value: JSONNode
-  let span: Range<Int>
+public struct JSONMember {
+  public let key: String
+  public let value: JSONNode
+  public let span: Range<Int>
 }
 
 /// A strict RFC 8259 parser over raw bytes producing `JSONNode`s. Object members also keep
 /// the span of each value so that non-string secret values can be kept as their JSON text.
-struct JSONParser {
-  struct Malformed: Error {}
+public struct JSONParser {
+  public struct Malformed: Error {}
 
   let bytes: UnsafeRawBufferPointer
   private var index = 0
   private(set) var spans: [Range<Int>] = []
 
-  init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+  private init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-  static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONNode {
+  public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONNode {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     let node = try parser.value(depth: 0)
@@ -126,7 +123,7 @@ struct JSONParser {
 
   /// Members of the object whose text starts at `object.lowerBound`, with the byte span
   /// of each value (used for the secret data object).
-  static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
+  public static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
     -> [(key: String, node: JSONNode, span: Range<Int>)]
   {
     var parser = JSONParser(bytes)
@@ -138,7 +135,9 @@ struct JSONParser {
   }
 
   /// The span of the value reached by following `keys` from the root; one parse.
-  static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<Int>? {
+  public static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<
+    Int
+  >? {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     let start = parser.index
@@ -361,7 +360,7 @@ struct JSONParser {
 
   /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8). `range` is a string
   /// the parser accepted, so every escape is valid and every surrogate is paired.
-  static func unescape(
+  public static func unescape(
     _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into buffer: SecretBuffer
   ) {
     var index = range.lowerBound
