@@ -91,6 +91,7 @@ let testTargets: [Target] = [
   tests("EnvFilesTests", ["EnvFiles", "Vault"]),
   tests("DriftTests", ["Drift", "EnvFiles", "Vault", "Kubernetes"]),
   tests("BackupTests", ["Backup", "Envelope", "Vault", "Crypto", "HTTP", "ObjectStore"]),
+  tests("EnvelopeTests", ["Envelope", "Crypto"]),
   tests("EvidenceTests", ["Evidence", "Crypto"]),
   tests("RotationTests", ["Rotation", "Vault", "Postgres", "Redis", "Kubernetes"]),
   tests("DiagnosticsTests", ["Diagnostics", "Rotation"]),
