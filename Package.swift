@@ -28,7 +28,8 @@ let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 
 let libraries: [Target] = [
   // Foundation of everything: no C library, no outside system. CSystem is our own C for
-  // the few Linux calls Swift cannot import (prctl).
+  // the few Linux calls Swift cannot import (prctl). The secret primitives every client
+  // shares live here: SecretBytes, SecretBuffer, base64, the JSON reader and SecretJSON.
   .target(name: "CSystem"),
   .target(name: "LockstepCore", dependencies: ["CSystem"]),
   // One module per outside thing; each owns one C library at most.
@@ -46,7 +47,7 @@ let libraries: [Target] = [
   .target(name: "Drift", dependencies: ["LockstepCore", "EnvFiles", "Vault", "Kubernetes", yams]),
   .target(
     name: "Backup",
-    dependencies: ["LockstepCore", "HTTP", "Envelope", "Crypto", "Vault", "ObjectStore"]),
+    dependencies: ["LockstepCore", "Envelope", "Crypto", "Vault", "ObjectStore"]),
   .target(
     name: "Rotation",
     dependencies: [
@@ -90,6 +91,7 @@ let testTargets: [Target] = [
   tests("EnvFilesTests", ["EnvFiles", "Vault"]),
   tests("DriftTests", ["Drift", "EnvFiles", "Vault", "Kubernetes"]),
   tests("BackupTests", ["Backup", "Envelope", "Vault", "Crypto", "HTTP", "ObjectStore"]),
+  tests("EnvelopeTests", ["Envelope", "Crypto"]),
   tests("EvidenceTests", ["Evidence", "Crypto"]),
   tests("RotationTests", ["Rotation", "Vault", "Postgres", "Redis", "Kubernetes"]),
   tests("DiagnosticsTests", ["Diagnostics", "Rotation"]),

@@ -1,6 +1,5 @@
 import Crypto
 import Foundation
-import HTTP
 import LockstepCore
 import Vault
 

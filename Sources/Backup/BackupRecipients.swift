@@ -1,7 +1,6 @@
 import Crypto
 import Envelope
 import Foundation
-import HTTP
 import LockstepCore
 import Vault
 
@@ -53,14 +52,7 @@ public struct BackupRecipients: Sendable {
     for key in transitKeys {
       guard let vault else { throw BackupError.usage("A Transit recipient needs Vault.") }
       let (mount, name) = Self.split(key)
-      let body = SecretBuffer(capacity: 80)
-      body.append("{\"plaintext\":\"")
-      fileKey.withUnsafeBytes { Base64.encode($0, into: body) }
-      body.append("\"}")
-      let response = try await vault.request(
-        .post, "\(mount)/encrypt/\(name)", body: .secret(body.takeSecret()))
-      let ciphertext = VaultClient.string(at: ["data", "ciphertext"], in: response)?
-        .unsafeUTF8String()
+      let ciphertext = try await vault.transitEncrypt(mount: mount, key: name, plaintext: fileKey)
       guard let ciphertext else {
         throw BackupError.invalidResponse(path: "\(mount)/encrypt/\(name)")
       }
@@ -122,17 +114,7 @@ public struct BackupRecipients: Sendable {
     let mount = wanted.segments.dropLast().joined(separator: "/")
     let name = wanted.segments.last!
     for ciphertext in candidates {
-      let body = SecretBuffer(capacity: 128)
-      var sink = body
-      body.append("{\"ciphertext\":")
-      JSONString.write(ciphertext, to: &sink)
-      body.append("}")
-      guard
-        let response = try? await vault.request(
-          .post, "\(mount)/decrypt/\(name)", body: .secret(body.takeSecret()))
-      else { continue }
-      let key32 = VaultClient.string(at: ["data", "plaintext"], in: response)?
-        .withUnsafeBytes { Base64.decode($0) }
+      let key32 = try? await vault.transitDecrypt(mount: mount, key: name, ciphertext: ciphertext)
       if let key32, key32.count == 32 { return key32 }
     }
     return nil

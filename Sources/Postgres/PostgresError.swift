@@ -17,8 +17,6 @@ public enum PostgresError: LockstepError, Equatable {
   /// The server refused the login for a reason other than the password (SQLSTATE 28000:
   /// no pg_hba.conf entry, peer authentication, `NOLOGIN`).
   case loginRejected(role: String, server: String, detail: String)
-  /// pg_hba.conf only admits this client over TLS, and the connection was not encrypted.
-  case tlsRequired(server: String)
   /// The client demanded TLS (`sslmode=require` or stricter) and the server does not offer
   /// it, or the TLS handshake or certificate check failed.
   case tlsFailed(server: String, detail: String)
@@ -43,7 +41,7 @@ public enum PostgresError: LockstepError, Equatable {
   public var sqlState: String? {
     switch self {
     case .badPassword: "28P01"
-    case .loginRejected, .tlsRequired: "28000"
+    case .loginRejected: "28000"
     case .databaseMissing: "3D000"
     case .roleMissing: "42704"
     case .permissionDenied: "42501"
@@ -55,8 +53,7 @@ public enum PostgresError: LockstepError, Equatable {
   public var exitStatus: ExitStatus {
     switch self {
     case .unreachable, .connectionLost, .tlsFailed: .unavailable
-    case .badPassword, .passwordRequired, .loginRejected, .tlsRequired, .permissionDenied,
-      .passwordNotChecked:
+    case .badPassword, .passwordRequired, .loginRejected, .permissionDenied, .passwordNotChecked:
       .noPermission
     case .invalidConfiguration: .usage
     case .databaseMissing, .roleMissing, .server: .failure
@@ -74,9 +71,6 @@ public enum PostgresError: LockstepError, Equatable {
         + "supplied (set PGPASSWORD or PGPASSFILE, or use a service file)."
     case .loginRejected(let role, let server, let detail):
       "PostgreSQL at \(server) rejected the login of role \"\(role)\": \(detail)."
-    case .tlsRequired(let server):
-      "PostgreSQL at \(server) only accepts TLS connections from this host and the "
-        + "connection was not encrypted (set PGSSLMODE=require or stricter)."
     case .tlsFailed(let server, let detail):
       "TLS with PostgreSQL at \(server) failed: \(detail)."
     case .databaseMissing(let database, let server):

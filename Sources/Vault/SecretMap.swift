@@ -1,4 +1,3 @@
-import HTTP
 import LockstepCore
 
 /// A secret as Vault stores it: keys in order, each value a `SecretBytes`.
@@ -100,9 +99,7 @@ extension SecretMap {
   /// JSON values as their exact text (so `1e400` or `1.0` are not renormalised). Built in
   /// a wiping buffer; the result is a `SecretBytes`.
   public func jsonObject() -> SecretBytes {
-    let writer = JSONWriter()
-    VaultClient.writeMap(self, removing: [], to: writer)
-    return writer.finish()
+    VaultClient.json(self).render()
   }
 
   /// Parses a JSON object's text (as `jsonObject()` writes it, or as Vault returns a

@@ -24,9 +24,8 @@ extension VaultClient {
   /// The KV v2 `data/` and `metadata/` API paths of `mount/path`, or nil on a mount that is
   /// not KV version 2.
   public func kv2APIPaths(_ path: String) async throws -> (data: String, metadata: String)? {
-    let mount = try await self.mount(for: path)
-    guard mount.kvVersion == 2 else { return nil }
-    let relative = String(path.drop { $0 == "/" }.dropFirst(mount.path.count))
-    return (mount.path + "data/" + relative, mount.path + "metadata/" + relative)
+    let kv = try await onPool { client in try self.resolveKV(client, path) }
+    guard kv.mount.kvVersion == 2 else { return nil }
+    return (kv.api("data"), kv.api("metadata"))
   }
 }

@@ -12,10 +12,7 @@ struct KVPath: Sendable {
 
   /// The API path for a KV v2 `segment` (`data`, `metadata`, `delete`, …), or the plain path
   /// on KV v1.
-  func api(_ segment: String) -> String {
-    guard mount.kvVersion == 2 else { return mount.path + relative }
-    return mount.path + segment + (relative.isEmpty ? "" : "/" + relative)
-  }
+  func api(_ segment: String) -> String { mount.apiPath(segment, relative) }
 }
 
 extension VaultClient {
@@ -66,31 +63,16 @@ extension VaultClient {
   ) async throws {
     try await onPool { client in
       let kv = try self.resolveKV(client, path, needsVersion2: true)
-      let writer = JSONWriter()
-      var fields: [(String, (JSONWriter) -> Void)] = []
-      if let maxVersions { fields.append(("max_versions", { $0.raw(text: String(maxVersions)) })) }
-      if let casRequired {
-        fields.append(("cas_required", { $0.raw(text: casRequired ? "true" : "false") }))
-      }
+      var fields: [(String, SecretJSON)] = []
+      if let maxVersions { fields.append(("max_versions", .int(maxVersions))) }
+      if let casRequired { fields.append(("cas_required", .bool(casRequired))) }
       if let customMetadata {
-        fields.append(
-          (
-            "custom_metadata",
-            { writer in
-              writer.object(customMetadata.sorted(by: { $0.key < $1.key })) { entry in
-                writer.key(entry.key)
-                writer.string(entry.value)
-              }
-            }
-          ))
+        let entries = customMetadata.sorted(by: { $0.key < $1.key })
+        fields.append(("custom_metadata", .object(entries.map { ($0.key, .string($0.value)) })))
       }
-      writer.object(fields) { field in
-        writer.key(field.0)
-        field.1(writer)
-      }
+      let body = SecretJSON.object(fields).render()
       try self.perform(
-        client, Call(.post, kv.api("metadata"), body: .secret(writer.finish())),
-        displayPath: kv.display)
+        client, Call(.post, kv.api("metadata"), body: .secret(body)), displayPath: kv.display)
     }
   }
 
@@ -171,19 +153,9 @@ extension VaultClient {
   func write(_ client: HTTPClient, _ path: String, _ data: SecretMap, cas: Int?) throws -> Int? {
     let kv = try resolveKV(client, path)
     if cas != nil && kv.mount.kvVersion == 1 { throw VaultError.casUnsupported(path: kv.display) }
-    let writer = JSONWriter()
-    if kv.mount.kvVersion == 2 {
-      writer.raw("{")
-      if let cas {
-        writer.raw(text: "\"options\":{\"cas\":\(cas)},")
-      }
-      writer.key("data")
-      Self.writeMap(data, removing: [], to: writer)
-      writer.raw("}")
-    } else {
-      Self.writeMap(data, removing: [], to: writer)
-    }
-    let call = Call(.post, kv.api("data"), body: .secret(writer.finish()), capability: "update")
+    let map = Self.json(data)
+    let body = kv.mount.kvVersion == 2 ? Self.kv2Body(map, cas: cas) : map
+    let call = Call(.post, kv.api("data"), body: .secret(body.render()), capability: "update")
     let response = try send(client, call)
     guard response.isSuccess else {
       throw try mapWriteError(response, call, client: client, kv: kv, cas: cas)
@@ -196,14 +168,9 @@ extension VaultClient {
   ) throws -> Int? {
     let kv = try resolveKV(client, path)
     if kv.mount.kvVersion == 2 {
-      let writer = JSONWriter()
-      writer.raw("{")
-      if let cas { writer.raw(text: "\"options\":{\"cas\":\(cas)},") }
-      writer.key("data")
-      Self.writeMap(data, removing: removing, to: writer)
-      writer.raw("}")
+      let body = Self.kv2Body(Self.json(data, removing: removing), cas: cas)
       let call = Call(
-        .patch, kv.api("data"), body: .secret(writer.finish()),
+        .patch, kv.api("data"), body: .secret(body.render()),
         contentType: "application/merge-patch+json")
       let response = try send(client, call)
       if response.isSuccess { return try Self.version(in: response) }
@@ -352,14 +319,9 @@ extension VaultClient {
   /// Whether the token has no capability at all on `path` (`sys/capabilities-self`, which
   /// every token may call).
   private func isDenied(_ client: HTTPClient, _ path: VaultPath) throws -> Bool {
-    let writer = JSONWriter()
-    writer.raw("{")
-    writer.key("paths")
-    writer.raw("[")
-    writer.string(path.description)
-    writer.raw("]}")
+    let body = SecretJSON.object([("paths", .array([.string(path.description)]))])
     let response = try send(
-      client, Call(.post, "sys/capabilities-self", body: .secret(writer.finish())))
+      client, Call(.post, "sys/capabilities-self", body: .secret(body.render())))
     guard response.isSuccess else { return false }
     let capabilities = response.body.withUnsafeBytes { bytes in
       guard let root = try? JSONParser.parse(bytes) else { return [String]() }
@@ -386,20 +348,23 @@ extension VaultClient {
     return mapped
   }
 
-  static func writeMap(_ data: SecretMap, removing: [String], to writer: JSONWriter) {
-    let removed = removing.filter { data[$0] == nil }
-    writer.raw("{")
-    for (index, entry) in data.entries.enumerated() {
-      if index > 0 { writer.comma() }
-      writer.key(entry.key)
-      if data.json[index] { writer.json(entry.value) } else { writer.string(entry.value) }
+  /// `data` as a JSON object: strings escaped, JSON values as their exact text, and each of
+  /// `removing` that `data` does not set as `null` (a merge patch's delete).
+  static func json(_ data: SecretMap, removing: [String] = []) -> SecretJSON {
+    var members: [(String, SecretJSON)] = data.entries.indices.map { index in
+      let value = data.entries[index].value
+      return (data.entries[index].key, data.json[index] ? .secretJSON(value) : .secretString(value))
     }
-    for (index, key) in removed.enumerated() {
-      if index > 0 || !data.isEmpty { writer.comma() }
-      writer.key(key)
-      writer.raw("null")
-    }
-    writer.raw("}")
+    for key in removing where data[key] == nil { members.append((key, .null)) }
+    return .object(members)
+  }
+
+  /// A KV v2 write or patch body: `{"options":{"cas":N},"data":…}`.
+  static func kv2Body(_ data: SecretJSON, cas: Int?) -> SecretJSON {
+    var members: [(String, SecretJSON)] = []
+    if let cas { members.append(("options", .object([("cas", .int(cas))]))) }
+    members.append(("data", data))
+    return .object(members)
   }
 
   static func versionsBody(_ versions: [Int]) -> HTTPBody {

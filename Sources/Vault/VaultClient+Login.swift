@@ -53,28 +53,22 @@ extension VaultClient {
   /// `auth/<path>/login` with the method's body; the secret parts are read from their files
   /// now and wiped with the body.
   func login(_ client: HTTPClient, _ login: VaultLogin) throws -> VaultSession.Grant {
-    let writer = JSONWriter()
-    writer.raw("{")
+    let body: SecretJSON
     switch login.method {
     case .appRole(let roleID, let secretIDFile):
-      writer.key("role_id")
+      let role: SecretJSON
       switch roleID {
-      case .file(let path): writer.string(try VaultConfiguration.readSecretFile(path))
-      case .value(let text): writer.string(text)
+      case .file(let path): role = .secretString(try VaultConfiguration.readSecretFile(path))
+      case .value(let text): role = .string(text)
       }
-      writer.comma()
-      writer.key("secret_id")
-      writer.string(try Self.readLoginFile(secretIDFile, what: "secret id"))
+      let secretID = try Self.readLoginFile(secretIDFile, what: "secret id")
+      body = .object([("role_id", role), ("secret_id", .secretString(secretID))])
     case .jwt(let role, let tokenFile):
-      writer.key("role")
-      writer.string(role)
-      writer.comma()
-      writer.key("jwt")
-      writer.string(try Self.readLoginFile(tokenFile, what: "JWT"))
+      let jwt = try Self.readLoginFile(tokenFile, what: "JWT")
+      body = .object([("role", .string(role)), ("jwt", .secretString(jwt))])
     }
-    writer.raw("}")
     let call = Call(
-      .post, "auth/\(login.path)/login", body: .secret(writer.finish()), authenticated: false)
+      .post, "auth/\(login.path)/login", body: .secret(body.render()), authenticated: false)
     let response = try send(client, call)
     // A refused login answers 400 (AppRole: bad ids; JWT: bad signature, expired, wrong
     // audience), 401 or 403; the method's own words go into the sentence.

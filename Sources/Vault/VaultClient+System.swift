@@ -56,16 +56,11 @@ extension VaultClient {
     async throws -> SecretBytes
   {
     try await onPool { client in
-      let writer = JSONWriter()
-      writer.raw("{")
-      writer.key("role_id")
-      writer.string(roleID)
-      writer.comma()
-      writer.key("secret_id")
-      writer.string(secretID)
-      writer.raw("}")
+      let body = SecretJSON.object([
+        ("role_id", .secretString(roleID)), ("secret_id", .secretString(secretID)),
+      ])
       let call = Call(
-        .post, "auth/\(mount)/login", body: .secret(writer.finish()), authenticated: false)
+        .post, "auth/\(mount)/login", body: .secret(body.render()), authenticated: false)
       let response = try self.send(client, call)
       // A failed AppRole login answers 400 (bad ids) or 403.
       if response.status == 400 || response.status == 403 || response.status == 401 {
@@ -95,13 +90,9 @@ extension VaultClient {
   /// Writes an ACL policy.
   public func writePolicy(name: String, rules: String) async throws {
     try await onPool { client in
-      let writer = JSONWriter()
-      writer.raw("{")
-      writer.key("policy")
-      writer.string(rules)
-      writer.raw("}")
+      let body = SecretJSON.object([("policy", .string(rules))])
       try self.perform(
-        client, Call(.put, "sys/policies/acl/\(name)", body: .secret(writer.finish())))
+        client, Call(.put, "sys/policies/acl/\(name)", body: .secret(body.render())))
     }
   }
 
@@ -115,19 +106,12 @@ extension VaultClient {
     async throws
   {
     try await onPool { client in
-      let writer = JSONWriter()
-      writer.raw("{")
-      writer.key("type")
-      writer.string(type)
-      writer.comma()
-      writer.key("options")
-      writer.object(options.sorted(by: { $0.key < $1.key })) { option in
-        writer.key(option.key)
-        writer.string(option.value)
-      }
-      writer.raw("}")
+      let sorted = options.sorted(by: { $0.key < $1.key })
+      let body = SecretJSON.object([
+        ("type", .string(type)), ("options", .object(sorted.map { ($0.key, .string($0.value)) })),
+      ])
       let clean = path.split(separator: "/").joined(separator: "/")
-      try self.perform(client, Call(.post, "sys/mounts/" + clean, body: .secret(writer.finish())))
+      try self.perform(client, Call(.post, "sys/mounts/" + clean, body: .secret(body.render())))
       self.forgetMount(clean)
     }
   }

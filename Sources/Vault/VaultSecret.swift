@@ -52,6 +52,14 @@ public struct VaultMount: Sendable, Equatable {
   public let type: String
   /// 1 or 2 for KV; 0 for other engines.
   public let kvVersion: Int
+
+  /// The one KV path rule: the API path of `relative` (below this mount, no leading or
+  /// trailing `/`) for a KV v2 `segment` (`data`, `metadata`, `delete`, `destroy`, …):
+  /// `mount/segment/relative`. On KV v1 (no segments) the plain `mount/relative`.
+  public func apiPath(_ segment: String, _ relative: String) -> String {
+    guard kvVersion == 2 else { return path + relative }
+    return path + segment + (relative.isEmpty ? "" : "/" + relative)
+  }
 }
 
 /// `sys/health`: whether Vault can serve.

@@ -1,5 +1,5 @@
 import Foundation
-import HTTP
+import LockstepCore
 import Testing
 
 @testable import Backup

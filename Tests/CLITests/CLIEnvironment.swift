@@ -30,19 +30,10 @@ enum CLI {
     let redis = try await SharedServices.shared.service(.redis)
     let kubernetes = try await SharedServices.shared.service(.k8s)
     let s3 = try await SharedServices.shared.service(.s3)
-    let directory = try TemporaryDirectory.make(prefix: "lockstep-cli")
-    let pgpass = directory + "/pgpass"
-    try "127.0.0.1:\(postgres.port):*:postgres:\(postgres.password!)\n".write(
-      toFile: pgpass, atomically: true, encoding: .utf8)
-    chmod(pgpass, 0o600)
-    return [
-      "HOME": directory,
-      "VAULT_ADDR": "http://127.0.0.1:\(vault.port)", "VAULT_TOKEN": "root",
-      "PGHOST": "127.0.0.1", "PGPORT": String(postgres.port), "PGUSER": "postgres",
-      "PGDATABASE": "postgres", "PGPASSFILE": pgpass,
-      "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
-      "KUBECONFIG": kubernetes.directory + "/kubeconfig",
-      "KUBECACHEDIR": directory + "/kube-cache",
-    ].merging(s3.s3Environment) { $1 }
+    return try StackEnvironment.make(
+      directory: try TemporaryDirectory.make(prefix: "lockstep-cli"),
+      vaultAddress: "http://127.0.0.1:\(vault.port)", postgres: postgres,
+      redisURL: "redis://127.0.0.1:\(redis.port)/0",
+      kubeconfig: kubernetes.directory + "/kubeconfig", s3: s3)
   }
 }

@@ -25,20 +25,9 @@ struct DoctorFixture: Sendable {
     let kubernetes = try await KubernetesStandIn.shared()
     let s3 = try await SharedServices.shared.service(.s3)
     let directory = try TemporaryDirectory.make(prefix: "lockstep-doctor")
-    let pgpass = directory + "/pgpass"
-    try "127.0.0.1:\(postgres.port):*:postgres:\(postgres.password!)\n".write(
-      toFile: pgpass, atomically: true, encoding: .utf8)
-    chmod(pgpass, 0o600)
-    let environment = [
-      "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin",
-      "HOME": directory,
-      "VAULT_ADDR": vault.address, "VAULT_TOKEN": VaultTesting.rootToken,
-      "PGHOST": "127.0.0.1", "PGPORT": String(postgres.port), "PGUSER": "postgres",
-      "PGDATABASE": "postgres", "PGPASSFILE": pgpass,
-      "REDIS_URL": "redis://127.0.0.1:\(redis.port)/0",
-      "KUBECONFIG": kubernetes.kubeconfig, "KUBECACHEDIR": directory + "/kube-cache",
-      "NO_COLOR": "1",
-    ].merging(s3.s3Environment) { $1 }
+    let environment = try StackEnvironment.make(
+      directory: directory, vaultAddress: vault.address, postgres: postgres,
+      redisURL: "redis://127.0.0.1:\(redis.port)/0", kubeconfig: kubernetes.kubeconfig, s3: s3)
     return DoctorFixture(
       vault: vault, postgres: postgres, redis: redis, kubernetes: kubernetes, s3: s3,
       directory: directory, environment: environment)

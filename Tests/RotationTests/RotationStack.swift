@@ -34,10 +34,6 @@ final class RotationStack: Sendable {
     rotateToken =
       try VaultTesting(vault).token(policy: "lockstep-rotate", rules: rules).unsafeUTF8String()
       ?? ""
-    let pgpass = directory + "/pgpass"
-    try "127.0.0.1:\(postgres.port):*:postgres:\(postgres.password!)\n".write(
-      toFile: pgpass, atomically: true, encoding: .utf8)
-    chmod(pgpass, 0o600)
     let bin = directory + "/bin"
     try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
     let realKubectl = ChildProcess.which("kubectl") ?? "/usr/bin/kubectl"
@@ -48,19 +44,13 @@ final class RotationStack: Sendable {
 
     """.write(toFile: bin + "/kubectl", atomically: true, encoding: .utf8)
     chmod(bin + "/kubectl", 0o755)
-    let inherited = ProcessInfo.processInfo.environment
-    environment = [
-      "PATH": bin + ":" + (inherited["PATH"] ?? "/usr/bin:/bin"),
-      "HOME": directory,
-      "VAULT_ADDR": "http://127.0.0.1:\(vault.port)", "VAULT_TOKEN": "root",
-      "PGHOST": "127.0.0.1", "PGPORT": String(postgres.port), "PGUSER": "postgres",
-      "PGDATABASE": "postgres", "PGPASSFILE": pgpass,
-      "REDIS_URL": "redis://default:\(redis.password!)@127.0.0.1:\(redis.port)/0",
-      "KUBECONFIG": kubernetes.directory + "/kubeconfig",
-      "KUBECACHEDIR": directory + "/kube-cache",
-      "AURA_ROLLOUT_DELAY_MS": String(rolloutDelayMilliseconds),
-      "NO_COLOR": "1",
-    ]
+    var environment = try StackEnvironment.make(
+      directory: directory, vaultAddress: "http://127.0.0.1:\(vault.port)", postgres: postgres,
+      redisURL: "redis://default:\(redis.password!)@127.0.0.1:\(redis.port)/0",
+      kubeconfig: kubernetes.directory + "/kubeconfig")
+    environment["PATH"] = bin + ":" + (environment["PATH"] ?? "/usr/bin:/bin")
+    environment["AURA_ROLLOUT_DELAY_MS"] = String(rolloutDelayMilliseconds)
+    self.environment = environment
     // The shipped policy, with its log scan pointed at a file of this test.
     let shipped = try String(
       contentsOfFile: Repository.root + "/policies/rotation/aura-sign.yaml", encoding: .utf8)

@@ -17,6 +17,16 @@ import Testing
     #expect(VaultError.invalidPath(path: "x", reason: "y").exitStatus == .dataError)
   }
 
+  @Test("the KV v2 API path rule: mount, then the segment, then the path below the mount")
+  func kvAPIPaths() {
+    let v2 = VaultMount(path: "team/kv/", type: "kv", kvVersion: 2)
+    #expect(v2.apiPath("data", "app/db") == "team/kv/data/app/db")
+    #expect(v2.apiPath("metadata", "app/db") == "team/kv/metadata/app/db")
+    #expect(v2.apiPath("metadata", "") == "team/kv/metadata")
+    let v1 = VaultMount(path: "old/", type: "kv", kvVersion: 1)
+    #expect(v1.apiPath("data", "app/db") == "old/app/db")
+  }
+
   @Test func encodesEverySegmentAndComparesWholeSegments() throws {
     let path = try VaultPath("kv/a b/é/%2e%2e/x.y~z-_/")
     #expect(path.isFolder)

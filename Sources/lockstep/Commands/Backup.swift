@@ -94,14 +94,6 @@ struct BackupKeyOptions: ParsableArguments {
   }
 }
 
-enum JSONOutput {
-  static func print(_ value: some Encodable) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    Terminal.out(String(decoding: try encoder.encode(value), as: UTF8.self))
-  }
-}
-
 extension Lockstep.BackupCommand {
   struct Create: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -118,23 +110,7 @@ extension Lockstep.BackupCommand {
     @Option(help: "Only paths below this folder of each mount (e.g. aura/).")
     var prefix: String = ""
 
-    @Option(
-      name: .customLong("to"),
-      help: "A directory, s3://bucket/prefix or gs://bucket/prefix; repeatable.")
-    var destinations: [String] = []
-
-    @Option(
-      name: .customLong("recipient"), help: "lockstep1… or vault-transit:MOUNT/KEY; repeatable.")
-    var recipients: [String] = []
-
-    @Option(help: "A file whose first line is a passphrase that also opens the backup.")
-    var passphraseFile: String?
-
-    @Option(
-      help:
-        "An Ed25519 signing key file to sign the backup with (default $LOCKSTEP_SIGNING_KEY); restore and verify refuse unsigned backups."
-    )
-    var signKey: String?
+    @OptionGroup var output: BackupWriteOptions
 
     @Flag(help: "Every KV v2 version with its metadata, including deleted and destroyed ones.")
     var allVersions = false
@@ -149,25 +125,17 @@ extension Lockstep.BackupCommand {
 
     func validate() throws {
       if mounts.isEmpty { throw ValidationError("give at least one --mount") }
-      if destinations.isEmpty { throw ValidationError("give at least one --to") }
+      if output.destinations.isEmpty { throw ValidationError("give at least one --to") }
     }
 
     func run() async throws {
       let started = Date()
       do {
-        let passphrase = try passphraseFile.map { try KeyFile.readPassphrase(path: $0) }
-        let environmentKey = ProcessInfo.processInfo.environment["LOCKSTEP_SIGNING_KEY"]
-        let signKey = self.signKey ?? (environmentKey?.isEmpty == false ? environmentKey : nil)
-        if signKey == nil {
-          Terminal.warn(
-            "no --sign-key (or LOCKSTEP_SIGNING_KEY): this backup is unsigned, and restore and verify will refuse it without --allow-unsigned."
-          )
-        }
+        let signingKey = try output.signingKey()
         let creator = BackupCreator(
           scope: .init(mounts: mounts, prefix: prefix, allVersions: allVersions),
-          recipients: try BackupRecipients(parsing: recipients, passphrase: passphrase),
-          signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) },
-          destinations: try destinations.map { try BackupDestination.parse($0) })
+          recipients: try output.backupRecipients(), signingKey: signingKey,
+          destinations: try output.backupDestinations())
         try creator.recipients.validate()
         let result = try await creator.run(vault: try vaultLogin.client(), now: started)
         if let metricsFile {

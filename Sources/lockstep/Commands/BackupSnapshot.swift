@@ -18,20 +18,7 @@ extension Lockstep.BackupCommand {
         (prune keeps each kind's retention separately). Restore: lockstep restore --snapshot.
         """)
 
-    @Option(
-      name: .customLong("to"),
-      help: "A directory, s3://bucket/prefix or gs://bucket/prefix; repeatable.")
-    var destinations: [String] = []
-
-    @Option(
-      name: .customLong("recipient"), help: "lockstep1… or vault-transit:MOUNT/KEY; repeatable.")
-    var recipients: [String] = []
-
-    @Option(help: "A file whose first line is a passphrase that also opens the backup.")
-    var passphraseFile: String?
-
-    @Option(help: "An Ed25519 signing key file to sign the backup with.")
-    var signKey: String?
+    @OptionGroup var output: BackupWriteOptions
 
     @OptionGroup var vaultLogin: VaultLoginOptions
 
@@ -39,15 +26,13 @@ extension Lockstep.BackupCommand {
     var json = false
 
     func validate() throws {
-      if destinations.isEmpty { throw ValidationError("give at least one --to") }
+      if output.destinations.isEmpty { throw ValidationError("give at least one --to") }
     }
 
     func run() async throws {
-      let passphrase = try passphraseFile.map { try KeyFile.readPassphrase(path: $0) }
       let backup = SnapshotBackup(
-        recipients: try BackupRecipients(parsing: recipients, passphrase: passphrase),
-        signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) },
-        destinations: try destinations.map { try BackupDestination.parse($0) })
+        recipients: try output.backupRecipients(), signingKey: try output.signingKey(),
+        destinations: try output.backupDestinations())
       try backup.recipients.validate()
       let vault = try vaultLogin.client()
       try await vault.loginIfConfigured()

@@ -42,6 +42,8 @@ extension Lockstep.Env {
     )
     var dialect: String = DotenvDialect.portable.rawValue
 
+    @OptionGroup var vaultLogin: VaultLoginOptions
+
     func validate() throws {
       guard stdout != (out != nil) else {
         throw ValidationError("give exactly one of --out PATH or --stdout")
@@ -63,7 +65,7 @@ extension Lockstep.Env {
         }
         return try EnvTemplate(parsing: String(decoding: data, as: UTF8.self))
       }
-      let source = VaultSecretSource(client: try VaultClient.fromEnvironment())
+      let source = VaultSecretSource(client: try vaultLogin.client())
       let output = try await EnvRender.render(
         path: vault, template: parsedTemplate, dialect: DotenvDialect(rawValue: dialect)!,
         source: source)

@@ -338,15 +338,11 @@ extension Lockstep.Rotate {
         policy: policy, signingKey: signingKey, settings: fixed, progress: { _ in })
       let outcome = try await rotator.abort(reason: reason)
       if run.json {
-        let object: [String: Any] = [
-          "rotation_id": outcome.rotationID, "evidence": outcome.evidencePath,
-          "undone": outcome.undone, "not_undone": outcome.notUndone,
-        ]
-        if let data = try? JSONSerialization.data(
-          withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        {
-          Terminal.out(String(decoding: data, as: UTF8.self))
-        }
+        try JSONOutput.print(
+          RotationOutput.Aborted(
+            rotationID: outcome.rotationID, evidence: outcome.evidencePath,
+            undone: outcome.undone, notUndone: outcome.notUndone),
+          pretty: false)
         return
       }
       Terminal.out("rotation \(outcome.rotationID) aborted")
@@ -358,6 +354,42 @@ extension Lockstep.Rotate {
 }
 
 enum RotationOutput {
+  /// `rotate abort --json`.
+  struct Aborted: Encodable {
+    let rotationID: String
+    let evidence: String
+    let undone: [String]
+    let notUndone: [String]
+
+    enum CodingKeys: String, CodingKey {
+      case evidence, undone
+      case rotationID = "rotation_id"
+      case notUndone = "not_undone"
+    }
+  }
+
+  /// `rotate run --json`: the rotation and the time of each step.
+  struct Finished: Encodable {
+    let rotationID: String
+    let evidence: String
+    let liveVersion: Int
+    let sessionsRemoved: Int
+    let seconds: Double
+    let steps: [StepTime]
+
+    enum CodingKeys: String, CodingKey {
+      case evidence, seconds, steps
+      case rotationID = "rotation_id"
+      case liveVersion = "live_version"
+      case sessionsRemoved = "sessions_removed"
+    }
+  }
+
+  struct StepTime: Encodable {
+    let step: String
+    let seconds: Double
+  }
+
   static func show(_ progress: Rotator.Progress) {
     switch progress.state {
     case .started:
@@ -379,15 +411,12 @@ enum RotationOutput {
   static func finish(_ summary: Rotator.Summary, json: Bool) {
     let total = summary.stepTimes.reduce(0.0) { $0 + $1.1.inSeconds }
     if json {
-      let object: [String: Any] = [
-        "rotation_id": summary.rotationID, "evidence": summary.evidencePath,
-        "live_version": summary.liveVersion, "sessions_removed": summary.sessionsRemoved,
-        "seconds": total,
-        "steps": summary.stepTimes.map { ["step": $0.0, "seconds": $0.1.inSeconds] },
-      ]
-      if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) {
-        Terminal.out(String(decoding: data, as: UTF8.self))
-      }
+      let result = Finished(
+        rotationID: summary.rotationID, evidence: summary.evidencePath,
+        liveVersion: summary.liveVersion, sessionsRemoved: summary.sessionsRemoved,
+        seconds: total,
+        steps: summary.stepTimes.map { StepTime(step: $0.0, seconds: $0.1.inSeconds) })
+      try? JSONOutput.print(result, pretty: false)
       return
     }
     Terminal.out(

@@ -33,6 +33,11 @@ extension Lockstep {
         let keys: Int
         let seconds: Double
         let secretsPerSecond: Double
+
+        enum CodingKeys: String, CodingKey {
+          case prefix, secrets, keys, seconds
+          case secretsPerSecond = "secrets_per_second"
+        }
       }
 
       func run() async throws {
@@ -54,13 +59,10 @@ extension Lockstep {
         let seconds = elapsed.inSeconds
         let rate = seconds > 0 ? Double(secrets) / seconds : 0
         if json {
-          let encoder = JSONEncoder()
-          encoder.keyEncodingStrategy = .convertToSnakeCase
-          encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
           let report = Report(
             prefix: prefix, secrets: secrets, keys: keys,
             seconds: (seconds * 1000).rounded() / 1000, secretsPerSecond: rate.rounded())
-          print(String(decoding: try encoder.encode(report), as: UTF8.self))
+          try JSONOutput.print(report, pretty: false)
         } else {
           print(
             "\(secrets) secrets (\(keys) keys) under \(prefix) in "

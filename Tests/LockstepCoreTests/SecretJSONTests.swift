@@ -2,8 +2,6 @@ import Foundation
 import LockstepCore
 import Testing
 
-@testable import Kubernetes
-
 @Suite("SecretJSON renders secret values into one wiped buffer")
 struct SecretJSONTests {
   @Test func rendersValidJSONWithEscapesAndBase64() throws {

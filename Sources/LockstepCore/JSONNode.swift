@@ -1,6 +1,3 @@
-import HTTP
-import LockstepCore
-
 /// A parsed JSON document that points into the bytes it was parsed from instead of copying
 /// strings out of them.
 ///
@@ -9,7 +6,7 @@ import LockstepCore
 /// caller decides whether it becomes a `String` (keys, versions, metadata) or goes straight
 /// into a `SecretBytes` (values). Valid only inside the `withUnsafeBytes` scope it was
 /// parsed in.
-indirect enum JSONNode {
+public indirect enum JSONNode {
   /// Members in document order, each with the byte span of its value.
   case object([JSONMember])
   case array([JSONNode])
@@ -19,21 +16,21 @@ indirect enum JSONNode {
   case bool(Bool)
   case null
 
-  subscript(key: String) -> JSONNode? { member(key)?.value }
+  public subscript(key: String) -> JSONNode? { member(key)?.value }
 
   /// The last member named `key` (JSON leaves duplicates to the reader; Go keeps the last).
-  func member(_ key: String) -> JSONMember? {
+  public func member(_ key: String) -> JSONMember? {
     guard case .object(let members) = self else { return nil }
     return members.last(where: { $0.key == key })
   }
 
-  var isNull: Bool {
+  public var isNull: Bool {
     if case .null = self { return true }
     return false
   }
 
   /// The span of this value in the source, for values kept as raw JSON text.
-  func text(in bytes: UnsafeRawBufferPointer) -> String? {
+  public func text(in bytes: UnsafeRawBufferPointer) -> String? {
     switch self {
     case .string(let range):
       let raw = UnsafeRawBufferPointer(rebasing: bytes[range])
@@ -48,7 +45,7 @@ indirect enum JSONNode {
     }
   }
 
-  func int(in bytes: UnsafeRawBufferPointer) -> Int? {
+  public func int(in bytes: UnsafeRawBufferPointer) -> Int? {
     switch self {
     // `Int(exactly:)`: `1e999` (infinity), `1e300` or `1.5` is no integer, and never a trap.
     case .number:
@@ -58,17 +55,17 @@ indirect enum JSONNode {
     }
   }
 
-  var bool: Bool? {
+  public var bool: Bool? {
     if case .bool(let value) = self { return value }
     return nil
   }
 
-  func strings(in bytes: UnsafeRawBufferPointer) -> [String] {
+  public func strings(in bytes: UnsafeRawBufferPointer) -> [String] {
     guard case .array(let items) = self else { return [] }
     return items.compactMap { $0.text(in: bytes) }
   }
 
-  func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
+  public func stringMap(in bytes: UnsafeRawBufferPointer) -> [String: String] {
     guard case .object(let members) = self else { return [:] }
     var result: [String: String] = [:]
     for member in members { result[member.key] = member.value.text(in: bytes) }
@@ -77,7 +74,7 @@ indirect enum JSONNode {
 
   /// The value as secret bytes: a string decoded, anything else as its JSON text. The
   /// bytes go from the response buffer to the secret without an intermediate `String`.
-  func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
+  public func secret(in bytes: UnsafeRawBufferPointer, span: Range<Int>) -> SecretBytes {
     var source = span
     if case .string(let range) = self {
       source = range
@@ -98,24 +95,24 @@ indirect enum JSONNode {
 
 /// One member of a parsed object: its key (decoded), its value, and where the value's
 /// text is in the source, so that a non-string value can be kept as its exact JSON text.
-struct JSONMember {
-  let key: String
-  let value: JSONNode
-  let span: Range<Int>
+public struct JSONMember {
+  public let key: String
+  public let value: JSONNode
+  public let span: Range<Int>
 }
 
 /// A strict RFC 8259 parser over raw bytes producing `JSONNode`s. Object members also keep
 /// the span of each value so that non-string secret values can be kept as their JSON text.
-struct JSONParser {
-  struct Malformed: Error {}
+public struct JSONParser {
+  public struct Malformed: Error {}
 
   let bytes: UnsafeRawBufferPointer
   private var index = 0
   private(set) var spans: [Range<Int>] = []
 
-  init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+  private init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
 
-  static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONNode {
+  public static func parse(_ bytes: UnsafeRawBufferPointer) throws -> JSONNode {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     let node = try parser.value(depth: 0)
@@ -126,7 +123,7 @@ struct JSONParser {
 
   /// Members of the object whose text starts at `object.lowerBound`, with the byte span
   /// of each value (used for the secret data object).
-  static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
+  public static func memberSpans(_ bytes: UnsafeRawBufferPointer, object: Range<Int>) throws
     -> [(key: String, node: JSONNode, span: Range<Int>)]
   {
     var parser = JSONParser(bytes)
@@ -138,7 +135,9 @@ struct JSONParser {
   }
 
   /// The span of the value reached by following `keys` from the root; one parse.
-  static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<Int>? {
+  public static func span(_ bytes: UnsafeRawBufferPointer, path keys: [String]) throws -> Range<
+    Int
+  >? {
     var parser = JSONParser(bytes)
     parser.skipWhitespace()
     let start = parser.index
@@ -228,59 +227,144 @@ struct JSONParser {
     case UInt8(ascii: "\""):
       index += 1
       let start = index
-      while let current = peek, current != UInt8(ascii: "\"") {
-        guard current >= 0x20 else { throw Malformed() }
-        index += current == UInt8(ascii: "\\") ? 2 : 1
-      }
-      guard peek == UInt8(ascii: "\"") else { throw Malformed() }
-      index += 1
+      try scanString()
       return .string(start..<(index - 1))
     case UInt8(ascii: "t"): return try literal("true", .bool(true))
     case UInt8(ascii: "f"): return try literal("false", .bool(false))
     case UInt8(ascii: "n"): return try literal("null", .null)
     default:
       let start = index
-      while let current = peek,
-        (current >= UInt8(ascii: "0") && current <= UInt8(ascii: "9"))
-          || current == UInt8(ascii: "-") || current == UInt8(ascii: "+")
-          || current == UInt8(ascii: ".") || current == UInt8(ascii: "e")
-          || current == UInt8(ascii: "E")
-      {
-        index += 1
-      }
-      guard index > start else { throw Malformed() }
-      // A number must be one: `1-2` makes the answer malformed (an error naming the path).
-      // `1e999` is valid JSON and stays as written (a secret may hold it, and Vault keeps it
-      // as text); a field that must be an integer refuses it where it is read (`int(in:)`
-      // never traps, and the KV reader turns a non-integer version into an error).
-      let lexeme = String(
-        decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-      guard Double(lexeme) != nil else { throw Malformed() }
+      try scanNumber()
       return .number(start..<index)
     }
   }
 
-  /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8).
-  static func unescape(
+  /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, nothing more. A valid number
+  /// stays as written however large (`1e999`: a secret may hold it, and Vault keeps it as
+  /// text); a field that must be an integer refuses it where it is read (`int(in:)` never
+  /// traps, and the KV reader turns a non-integer version into an error).
+  private mutating func scanNumber() throws {
+    func isDigit(_ byte: UInt8?) -> Bool {
+      byte.map { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") } ?? false
+    }
+    func digits() throws {
+      guard isDigit(peek) else { throw Malformed() }
+      while isDigit(peek) { index += 1 }
+    }
+    if peek == UInt8(ascii: "-") { index += 1 }
+    if peek == UInt8(ascii: "0") {
+      index += 1
+    } else {
+      try digits()
+    }
+    if peek == UInt8(ascii: ".") {
+      index += 1
+      try digits()
+    }
+    if peek == UInt8(ascii: "e") || peek == UInt8(ascii: "E") {
+      index += 1
+      if peek == UInt8(ascii: "+") || peek == UInt8(ascii: "-") { index += 1 }
+      try digits()
+    }
+  }
+
+  /// Moves past the rest of a string (the opening quote is behind) and its closing quote,
+  /// refusing what RFC 8259 refuses: a raw control character, an escape it does not name,
+  /// a `\u` without four hex digits, a UTF-16 surrogate that is not half of a pair (it has
+  /// no UTF-8 form; turning it into U+FFFD would change a secret silently), and bytes that
+  /// are not well-formed UTF-8. What passes here, `unescape` decodes without a question.
+  private mutating func scanString() throws {
+    while let byte = peek {
+      switch byte {
+      case UInt8(ascii: "\""):
+        index += 1
+        return
+      case UInt8(ascii: "\\"):
+        guard index + 1 < bytes.count else { throw Malformed() }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"),
+          UInt8(ascii: "f"), UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+          index += 2
+        case UInt8(ascii: "u"):
+          guard let unit = Self.hex(bytes, at: index + 2, end: bytes.count) else {
+            throw Malformed()
+          }
+          index += 6
+          if unit >= 0xDC00 && unit < 0xE000 { throw Malformed() }
+          if unit >= 0xD800 && unit < 0xDC00 {
+            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+              bytes[index + 1] == UInt8(ascii: "u"),
+              let low = Self.hex(bytes, at: index + 2, end: bytes.count),
+              low >= 0xDC00 && low < 0xE000
+            else { throw Malformed() }
+            index += 6
+          }
+        default: throw Malformed()
+        }
+      case 0..<0x20: throw Malformed()
+      case 0..<0x80: index += 1
+      default: index += try Self.utf8SequenceLength(bytes, at: index)
+      }
+    }
+    throw Malformed()
+  }
+
+  /// The length of the well-formed UTF-8 sequence at `at` (Unicode 15 table 3-7: no
+  /// overlong forms, no surrogates, nothing above U+10FFFF).
+  private static func utf8SequenceLength(_ bytes: UnsafeRawBufferPointer, at: Int) throws -> Int {
+    let lead = bytes[at]
+    let count: Int
+    var low: UInt8 = 0x80
+    var high: UInt8 = 0xBF
+    switch lead {
+    case 0xC2...0xDF: count = 2
+    case 0xE0:
+      count = 3
+      low = 0xA0
+    case 0xE1...0xEC, 0xEE...0xEF: count = 3
+    case 0xED:
+      count = 3
+      high = 0x9F
+    case 0xF0:
+      count = 4
+      low = 0x90
+    case 0xF1...0xF3: count = 4
+    case 0xF4:
+      count = 4
+      high = 0x8F
+    default: throw Malformed()
+    }
+    guard at + count <= bytes.count else { throw Malformed() }
+    guard bytes[at + 1] >= low && bytes[at + 1] <= high else { throw Malformed() }
+    for offset in 2..<count where bytes[at + offset] & 0xC0 != 0x80 { throw Malformed() }
+    return count
+  }
+
+  /// The four hex digits at `at` as a number, nil when they are not four hex digits.
+  static func hex(_ bytes: UnsafeRawBufferPointer, at: Int, end: Int) -> UInt32? {
+    guard at + 4 <= end else { return nil }
+    var value: UInt32 = 0
+    for offset in 0..<4 {
+      let byte = bytes[at + offset]
+      let digit: UInt8
+      switch byte {
+      case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
+      case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
+      case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
+      default: return nil
+      }
+      value = value << 4 | UInt32(digit)
+    }
+    return value
+  }
+
+  /// Decodes the JSON string escapes of `range` into `buffer` (UTF-8). `range` is a string
+  /// the parser accepted, so every escape is valid and every surrogate is paired.
+  public static func unescape(
     _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, into buffer: SecretBuffer
   ) {
     var index = range.lowerBound
-    func hex(_ at: Int) -> UInt32? {
-      guard at + 4 <= range.upperBound else { return nil }
-      var value: UInt32 = 0
-      for offset in 0..<4 {
-        let byte = bytes[at + offset]
-        let digit: UInt8
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
-        value = value << 4 | UInt32(digit)
-      }
-      return value
-    }
+    func hex(_ at: Int) -> UInt32? { Self.hex(bytes, at: at, end: range.upperBound) }
     while index < range.upperBound {
       let byte = bytes[index]
       guard byte == UInt8(ascii: "\\"), index + 1 < range.upperBound else {

@@ -1,9 +1,7 @@
-import HTTP
-import LockstepCore
-
 /// Base64 straight between secret buffers, so that a value never becomes a `String` (or an
-/// un-wiped `Data`) on its way into or out of a backup payload.
-enum Base64 {
+/// un-wiped `Data`) on its way into or out of a backup payload, a Transit call or a
+/// Kubernetes Secret.
+public enum Base64 {
   private static let alphabet = Array(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
   private static let decodeTable: [UInt8] = {
@@ -12,13 +10,13 @@ enum Base64 {
     return table
   }()
 
-  static func encode(_ input: UnsafeRawBufferPointer, into buffer: SecretBuffer) {
+  public static func encode(_ input: UnsafeRawBufferPointer, into buffer: SecretBuffer) {
     var sink = buffer
     ByteEncoder.writeBase64(input, to: &sink)
   }
 
   /// nil when `input` is not canonical padded base64.
-  static func decode(_ input: UnsafeRawBufferPointer) -> SecretBytes? {
+  public static func decode(_ input: UnsafeRawBufferPointer) -> SecretBytes? {
     guard input.count % 4 == 0 else { return nil }
     let buffer = SecretBuffer(capacity: input.count / 4 * 3)
     var index = 0

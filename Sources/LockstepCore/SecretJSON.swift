@@ -1,21 +1,27 @@
-import LockstepCore
-
-/// A JSON document that may hold secret values, rendered straight into a `SecretBytes`.
+/// The one writer of JSON that may hold secret values (Vault request bodies, kubectl's
+/// stdin, Transit calls), rendered straight into a `SecretBytes`.
 ///
 /// Foundation's encoders would copy each value into `String`s and growable buffers that
 /// cannot be wiped. Rendering in two passes (measure, then write into the final zeroed-on-
-/// release buffer) leaves the only copy of the document where it belongs: kubectl's stdin.
-enum SecretJSON {
+/// release buffer) leaves the only copy of the document where it belongs: the request
+/// body or the child's stdin. Strings are escaped by `JSONString`.
+public enum SecretJSON {
   case object([(String, SecretJSON)])
   case array([SecretJSON])
   case string(String)
+  case int(Int)
+  case bool(Bool)
   case null
   /// A secret written as a JSON string (it must be UTF-8).
   case secretString(SecretBytes)
-  /// A secret written as a base64 JSON string (Secret `data`).
+  /// A secret written as a base64 JSON string (a Kubernetes Secret's `data`, Transit).
   case secretBase64(SecretBytes)
+  /// A value that is already JSON text, written as it is (a KV value read as a number,
+  /// bool, array or object, kept exactly as Vault sent it: `1e999` stays `1e999`).
+  case secretJSON(SecretBytes)
 
-  func render() -> SecretBytes {
+  /// The document in a buffer of exactly its size.
+  public func render() -> SecretBytes {
     var counter = ByteCounter()
     write(to: &counter)
     return SecretBytes(count: counter.count) { buffer in
@@ -25,14 +31,15 @@ enum SecretJSON {
   }
 
   /// Whether `secret` can be written as a JSON string without changing its bytes.
-  static func isUTF8(_ secret: SecretBytes) -> Bool {
+  public static func isUTF8(_ secret: SecretBytes) -> Bool {
     secret.withUnsafeBytes { raw in
       !transcode(raw.makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true) { _ in
       }
     }
   }
 
-  private func write(to sink: inout some ByteAppender) {
+  /// Appends the document to `sink` (a wiping buffer, a counter).
+  public func write(to sink: inout some ByteAppender) {
     switch self {
     case .object(let members):
       sink.append(UInt8(ascii: "{"))
@@ -52,6 +59,10 @@ enum SecretJSON {
       sink.append(UInt8(ascii: "]"))
     case .string(let text):
       JSONString.write(text, to: &sink)
+    case .int(let number):
+      for byte in String(number).utf8 { sink.append(byte) }
+    case .bool(let value):
+      for byte in (value ? "true" : "false").utf8 { sink.append(byte) }
     case .null:
       for byte in "null".utf8 { sink.append(byte) }
     case .secretString(let secret):
@@ -60,6 +71,8 @@ enum SecretJSON {
       sink.append(UInt8(ascii: "\""))
       secret.withUnsafeBytes { ByteEncoder.writeBase64($0, to: &sink) }
       sink.append(UInt8(ascii: "\""))
+    case .secretJSON(let text):
+      text.withUnsafeBytes { sink.append($0) }
     }
   }
 }

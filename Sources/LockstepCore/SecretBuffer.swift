@@ -1,5 +1,3 @@
-import LockstepCore
-
 #if canImport(Glibc)
   import Glibc
 #endif
