@@ -77,6 +77,9 @@ public protocol DatabaseRoles: Sendable {
   func passwordExchangeGuard(role: String, database: String) -> PasswordExchangeGuard
   /// pg_hba_file_rules' answer for `role` on `database` from this host.
   func admission(role: String, database: String) -> PostgresAdmission
+  /// pg_hba.conf `trust` lines that let `role` in over TCP without a password, from any
+  /// host; nil when the rules cannot be read.
+  func passwordlessRules(role: String) -> [PasswordlessRule]?
 }
 
 public protocol DeploymentTarget: Sendable {

@@ -177,6 +177,7 @@ public struct RotationPreflight: Sendable {
       }
       checks.append(.pass(system, name, "exists"))
       checks.append(loginCheck(role, target, database, live: live))
+      checks.append(trustCheck(role, database))
     }
     return checks
   }
@@ -257,6 +258,23 @@ public struct RotationPreflight: Sendable {
     case .unreachable(let why):
       return .fail(system, name, "role \(role) cannot log in to \(target.verifyDatabase): \(why)")
     }
+  }
+
+  /// No pg_hba.conf line lets the role in without a password from some other host: from
+  /// there the leaked password would keep working, and "the old password is refused" would
+  /// be false (issue 17).
+  func trustCheck(_ role: String, _ database: any DatabaseRoles) -> Check {
+    let name = "PostgreSQL password-free logins of \(role)"
+    guard let rules = database.passwordlessRules(role: role) else {
+      return .pass("PostgreSQL", name, "not looked for: pg_hba_file_rules cannot be read")
+    }
+    guard let rule = rules.first else {
+      return .pass("PostgreSQL", name, "none: every TCP login of \(role) checks a password")
+    }
+    return .fail(
+      "PostgreSQL", name,
+      "pg_hba.conf line \(rule.line) lets role \(role) in from \(rule.clients) with trust, which checks no password, so the old password (or any other) would still log in from there after the rotation; change that line's method to scram-sha-256 and reload PostgreSQL first"
+    )
   }
 
   // MARK: Kubernetes

@@ -69,4 +69,8 @@ public final class PostgresRoles: DatabaseRoles {
   public func admission(role: String, database: String) -> PostgresAdmission {
     connection.admission(role: role, database: database)
   }
+
+  public func passwordlessRules(role: String) -> [PasswordlessRule]? {
+    connection.passwordlessRules(role: role)
+  }
 }
