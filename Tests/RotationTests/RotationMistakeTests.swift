@@ -65,6 +65,37 @@ extension RotationEndToEndTests {
       (doctor.stdoutText + doctor.stderrText).contains("127.0.0.2/32"), "\(doctor.stdoutText)")
   }
 
+  /// The same line added during the incident (the application cannot log in between apply
+  /// and promote, and someone "fixes" it with trust): resume stops with the reason, the
+  /// rotation stays resumable (the live secret unpromoted), and once the line is gone it
+  /// finishes.
+  @Test func aTrustLineAddedMidRotationStopsTheResumeUntilRemoved() async throws {
+    let stack = try await onDedicatedThread { try RotationStack() }
+    let oldPassword = try await stack.seed()
+    let before = try await stack.liveSecret()
+    let crashed = try await stack.rotate("run", environment: ["LOCKSTEP_FAULT": "apply:after"])
+    #expect(crashed.status == 128 + 9)
+    let path = stack.postgres.directory + "/pg/data/pg_hba.conf"
+    let original = try String(contentsOfFile: path, encoding: .utf8)
+    try addHBALine(stack, "host all aura 127.0.0.2/32 trust")
+    let resumed = try await stack.rotate("resume")
+    #expect(resumed.status == 1, "\(resumed.status) \(resumed.stderrText)")
+    #expect(resumed.stderrText.contains("pg_hba.conf line 1"), "\(resumed.stderrText)")
+    #expect(resumed.stderrText.contains("lockstep rotate resume"), "\(resumed.stderrText)")
+    #expect(!resumed.stderrText.contains("nothing was changed"), "apply did change the password")
+    #expect(try await stack.liveSecret().version == before.version, "not promoted")
+    let status = try await stack.rotate("status")
+    #expect(status.stdoutText.contains("lockstep rotate resume"), "\(status.stdoutText)")
+
+    try original.write(toFile: path, atomically: false, encoding: .utf8)
+    let admin = try stack.adminConnection(database: "postgres")
+    try admin.query("SELECT pg_reload_conf()")
+    admin.close()
+    let finished = try await stack.rotate("resume")
+    #expect(finished.status == 0, "\(finished.stderrText)")
+    try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
+  }
+
   /// A trust line that an earlier line already answers for the same hosts is never reached:
   /// no false alarm, the rotation runs.
   @Test func aTrustLineShadowedByAnEarlierLineIsNoObstacle() async throws {
