@@ -96,6 +96,29 @@ extension RotationEndToEndTests {
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
   }
 
+  /// The shipped policy scans /var/log/aura-api.log, which the local stack lacks (as in
+  /// docs/journeys.md): the notice must say the file was not scanned, not print
+  /// "not readable matching line(s)" to customers.
+  @Test func aLogThatCannotBeReadIsSaidPlainlyInTheNotice() async throws {
+    let stack = try await onDedicatedThread { try RotationStack() }
+    try await stack.seed()
+    let missing = try variant(
+      stack, stack.directory + "/aura-api.log", stack.directory + "/missing.log",
+      name: "missing-log.yaml")
+    let run = try await stack.rotate("run", policy: missing)
+    #expect(run.status == 0, "\(run.stderrText)")
+    let evidence = stack.directory + "/evidence"
+    let file = evidence + "/" + (try FileManager.default.contentsOfDirectory(atPath: evidence))[0]
+    let notice = try await stack.run(
+      "evidence", "report", file, "--template",
+      Repository.root + "/templates/notices/resolved.md")
+    #expect(notice.status == 0, "\(notice.stderrText)")
+    #expect(
+      notice.stdoutText.contains("missing.log: not scanned, the file could not be read"),
+      "\(notice.stdoutText)")
+    #expect(!notice.stdoutText.contains("not readable matching"))
+  }
+
   /// A trust line that an earlier line already answers for the same hosts is never reached:
   /// no false alarm, the rotation runs.
   @Test func aTrustLineShadowedByAnEarlierLineIsNoObstacle() async throws {
