@@ -100,7 +100,8 @@ public enum RotationPlan {
     lines.append(
       "Preflight checks before any change: the live secret exists and Vault rights; PostgreSQL "
         + "CREATEROLE (and pg_signal_backend), each role and verify database exist and pg_hba.conf "
-        + "admits the role with a challenge (never a cleartext password); each namespace, "
+        + "admits the role with a challenge (never a cleartext password) and no trust line lets it "
+        + "in from elsewhere; each namespace, "
         + "deployment and Secret exists and the deployment reads the Secret; kubectl rights; "
         + "Redis SCAN/UNLINK (`lockstep doctor --policy` shows the same checks)"
     )
