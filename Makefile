@@ -88,6 +88,12 @@ stack-down:
 demo: deps build
 	@scripts/demo.sh $(STACK_DIR)
 
+## docs-journeys: the four user journeys of docs/journeys.md (rotate, backup + restore, env
+## render, drift), run from the docs' own `sh journey=NAME` blocks on a fresh local stack.
+.PHONY: docs-journeys
+docs-journeys:
+	@scripts/docs-journeys.sh
+
 install: release
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 755 .build/release/lockstep $(DESTDIR)$(PREFIX)/bin/lockstep

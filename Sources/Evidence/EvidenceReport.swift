@@ -64,7 +64,11 @@ public enum EvidenceReport {
       if let id = details["rotation_id"] as? String, rotationID.isEmpty { rotationID = id }
       if step == "logs", let counts = details["matches"] as? [String: Any] {
         for (file, count) in counts.sorted(by: { $0.key < $1.key }) {
-          matches.append("- \(file): \(count) matching line(s)")
+          // A count, or why there is none ("not readable"): never "not readable matching".
+          matches.append(
+            count is Int
+              ? "- \(file): \(count) matching line(s)"
+              : "- \(file): not scanned, the file could not be read")
         }
       }
       if outcome == "resumed" {

@@ -11,6 +11,14 @@ extension Rotator {
       throw RotationError.ownCredential(own.detail)
     }
     let problems = checks.compactMap(\.problem)
-    if !problems.isEmpty { throw RotationError.preflight(problems.joined(separator: "; ")) }
+    guard problems.isEmpty else {
+      let why = problems.joined(separator: "; ")
+      // A resumed rotation may have changed things already: say it stays resumable, never
+      // "nothing was changed".
+      if resuming, (try? await store.read(policy.vault.lock)) != nil {
+        throw RotationError.stepFailed(step: "preflight", reason: why)
+      }
+      throw RotationError.preflight(why)
+    }
   }
 }

@@ -108,4 +108,9 @@ public final class PostgresRoles: DatabaseRoles {
       thread.start()
     }
   }
+
+  public func passwordlessRules(role: String) async -> [PasswordlessRule]? {
+    let connection = connection
+    return await Self.unfailing { connection.passwordlessRules(role: role) }
+  }
 }

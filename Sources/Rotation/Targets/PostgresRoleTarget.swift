@@ -134,7 +134,7 @@ public struct PostgresRoleTarget: RotationTarget, Equatable {
         PreflightRequirement(
           system: Self.system, name: "PostgreSQL role \(name)",
           need: .described(
-            "role \(name) exists, is not the login Lockstep uses, and pg_hba.conf admits it to \(verifyDatabase) with a challenge"
+            "role \(name) exists, is not the login Lockstep uses, and pg_hba.conf admits it to \(verifyDatabase) with a challenge and has no trust line that lets it in from elsewhere"
           )))
     }
     return needs
@@ -219,8 +219,26 @@ public struct PostgresRoleTarget: RotationTarget, Equatable {
       }
       checks.append(.pass(system, label, "exists"))
       checks.append(await loginCheck(name, database, context))
+      checks.append(await trustCheck(name, database))
     }
     return checks
+  }
+
+  /// No pg_hba.conf line lets the role in without a password from some other host: from
+  /// there the leaked password would keep working, and "the old password is refused" would
+  /// be false (issue 17).
+  func trustCheck(_ name: String, _ database: any DatabaseRoles) async -> PreflightCheck {
+    let label = "PostgreSQL password-free logins of \(name)"
+    guard let rules = await database.passwordlessRules(role: name) else {
+      return .pass(Self.system, label, "not looked for: pg_hba_file_rules cannot be read")
+    }
+    guard let rule = rules.first else {
+      return .pass(Self.system, label, "none: every TCP login of \(name) checks a password")
+    }
+    return .fail(
+      Self.system, label,
+      "pg_hba.conf line \(rule.line) lets role \(name) in from \(rule.clients) with trust, which checks no password, so the old password (or any other) would still log in from there after the rotation; change that line's method to scram-sha-256 and reload PostgreSQL first"
+    )
   }
 
   /// The role can log in to verify_database from here, with a login that cannot reveal a
@@ -419,4 +437,7 @@ public protocol DatabaseRoles: Sendable {
   func passwordExchangeGuard(role: String, database: String) async -> PasswordExchangeGuard
   /// pg_hba_file_rules' answer for `role` on `database` from this host.
   func admission(role: String, database: String) async -> PostgresAdmission
+  /// pg_hba.conf `trust` lines that let `role` in over TCP without a password, from any
+  /// host; nil when the rules cannot be read.
+  func passwordlessRules(role: String) async -> [PasswordlessRule]?
 }
