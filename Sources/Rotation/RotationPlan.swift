@@ -1,3 +1,4 @@
+import Kubernetes
 import LockstepCore
 
 /// The text of `rotate plan`: what a run would change, from the policy and (when Vault
@@ -80,10 +81,10 @@ public enum RotationPlan {
     for target in policy.kubernetes {
       let how =
         target.mode == .secret
-        ? "update Secret \(target.secretName ?? target.deployment)"
+        ? "update Secret \(target.secretName ?? target.deployment) (or have its operator sync it)"
         : "patch env of \(target.container ?? "every container")"
       lines.append(
-        "  6 deploy      \(target.namespace)/\(target.deployment): \(how) (\(target.keys.joined(separator: ", "))), rollout restart, wait ≤ \(target.rolloutTimeout)"
+        "  6 deploy      \(target.kind == .deployment ? "" : target.kind.rawValue + " ")\(target.namespace)/\(target.deployment): \(how) (\(target.keys.joined(separator: ", "))), rollout restart, wait ≤ \(target.rolloutTimeout)"
       )
     }
     for target in policy.redis {

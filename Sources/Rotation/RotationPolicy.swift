@@ -1,3 +1,4 @@
+import Kubernetes
 import LockstepCore
 import Redis
 import Yams
@@ -72,6 +73,16 @@ public struct RotationPolicy: Sendable, Equatable {
     /// The keys this deployment receives.
     public var keys: [String]
     public var rolloutTimeout: Duration
+    /// The workload kind (`kind:` or `workload: KIND/NAME`); Deployment by default.
+    public var kind: WorkloadKind = .deployment
+
+    /// `statefulset aura/worker`: how messages and the evidence name the workload.
+    public var label: String { "\(kind.rawValue) \(namespace)/\(deployment)" }
+    /// The journal's marker of a finished deploy: `deploy:NS/NAME` for a Deployment (as
+    /// before), `deploy:NS/KIND.NAME` for the other kinds.
+    public var marker: String {
+      "deploy:\(namespace)/" + (kind == .deployment ? deployment : "\(kind.rawValue).\(deployment)")
+    }
   }
 
   public struct RedisTarget: Sendable, Equatable {
@@ -338,9 +349,39 @@ extension RotationPolicy {
 
   static func kubernetesTarget(_ node: PolicyNode) throws(PolicyError) -> KubernetesTarget {
     let fields = try node.fields(allowed: [
-      "deployment", "namespace", "context", "mode", "secret", "container", "keys",
-      "rollout_timeout",
+      "deployment", "workload", "kind", "namespace", "context", "mode", "secret", "container",
+      "keys", "rollout_timeout",
     ])
+    // The workload: `deployment: NAME` (optionally with `kind:`), or `workload: KIND/NAME`.
+    var kind = WorkloadKind.deployment
+    let name: String
+    if let kindNode = fields["kind"] {
+      guard let parsed = WorkloadKind(rawValue: try kindNode.string().lowercased()) else {
+        throw kindNode.fail("expected deployment, statefulset or daemonset")
+      }
+      kind = parsed
+    }
+    switch (fields["deployment"], fields["workload"]) {
+    case (let node?, nil):
+      name = try node.string()
+      if let reason = kind.nameProblem(name) { throw node.fail(reason) }
+    case (nil, let node?):
+      let text = try node.string()
+      let parts = text.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+      guard parts.count == 2, let parsed = WorkloadKind(rawValue: parts[0].lowercased()) else {
+        throw node.fail("expected KIND/NAME with KIND deployment, statefulset or daemonset")
+      }
+      if fields["kind"] != nil && parsed != kind {
+        throw node.fail("names kind \(parsed.rawValue) but kind: says \(kind.rawValue)")
+      }
+      kind = parsed
+      name = parts[1]
+      if let reason = kind.nameProblem(name) { throw node.fail(reason) }
+    case (_?, _?):
+      throw node.fail("give deployment: or workload:, not both")
+    case (nil, nil):
+      throw node.fail("a Kubernetes target needs deployment: NAME or workload: KIND/NAME")
+    }
     let modeNode = try fields.required("mode")
     guard let mode = KubernetesTarget.Mode(rawValue: try modeNode.string()) else {
       throw modeNode.fail("expected secret or env")
@@ -350,11 +391,11 @@ extension RotationPolicy {
     var keys: [String] = []
     for entry in try fields.required("keys").sequence() { keys.append(try keyName(entry)) }
     return KubernetesTarget(
-      deployment: try fields.required("deployment").kubernetesName(.deployment),
+      deployment: name,
       namespace: try fields["namespace"]?.kubernetesName(.namespace) ?? "default",
       context: try fields["context"]?.kubernetesName(.context), mode: mode, secretName: secretName,
       container: try fields["container"]?.kubernetesName(.container), keys: keys,
-      rolloutTimeout: try fields["rollout_timeout"]?.duration() ?? .seconds(300))
+      rolloutTimeout: try fields["rollout_timeout"]?.duration() ?? .seconds(300), kind: kind)
   }
 
   static func redisTarget(_ node: PolicyNode) throws(PolicyError) -> RedisTarget {

@@ -83,21 +83,35 @@ public protocol DeploymentTarget: Sendable {
   func updateSecret(
     namespace: String, name: String, values: [String: SecretBytes], context: String?) throws
   func patchEnv(
-    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
-    context: String?) throws
+    namespace: String, kind: WorkloadKind, deployment: String, container: String?,
+    values: [String: SecretBytes], context: String?) throws
   /// Restarts the rollout; returns what the restarted pod template reads, when known.
-  func restart(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
+  func restart(namespace: String, kind: WorkloadKind, deployment: String, context: String?)
+    throws -> TemplateReferences?
   func waitForRollout(
-    namespace: String, deployment: String, timeout: Duration, context: String?,
-    progress: @escaping @Sendable (String) -> Void) throws
-  /// Preflight: may we patch deployments and update secrets there?
-  func canDeploy(namespace: String, context: String?) throws -> Bool
-  /// What the deployment's pod template reads; nil when the deployment does not exist.
-  func templateReferences(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
+    namespace: String, kind: WorkloadKind, deployment: String, timeout: Duration,
+    context: String?, progress: @escaping @Sendable (String) -> Void) throws
+  /// Preflight: may we patch workloads of these kinds there?
+  func canDeploy(namespace: String, context: String?, kinds: [WorkloadKind]) throws -> Bool
+  /// Preflight: `kubectl auth can-i VERB RESOURCE` in the namespace.
+  func canI(_ verb: String, _ resource: String, namespace: String, context: String?) throws
+    -> Bool
+  /// What the workload's pod template reads; nil when the workload does not exist.
+  func templateReferences(
+    namespace: String, kind: WorkloadKind, deployment: String, context: String?
+  ) throws -> TemplateReferences?
   /// Whether a namespaced object (`secret`) or a namespace (`namespace`) exists.
   func exists(kind: String, name: String, namespace: String, context: String?) throws -> Bool
+  /// The controller (ESO, VSO) that writes Secret `name`, or nil.
+  func secretOwner(namespace: String, name: String, context: String?) throws -> SecretOwner?
+  /// Asks `owner` to sync now; false when its controller has no such request (VSO).
+  func requestSync(_ owner: SecretOwner, namespace: String, context: String?, stamp: String)
+    throws -> Bool
+  /// The keys of Secret `secret` not yet holding `values`, compared by `digest` only.
+  func keysDiffering(
+    namespace: String, secret: String, values: [String: SecretBytes], context: String?,
+    digest: @escaping @Sendable (UnsafeRawBufferPointer) -> [UInt8]
+  ) throws -> [String]
 }
 
 public protocol SessionStore: Sendable {

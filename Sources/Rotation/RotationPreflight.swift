@@ -280,13 +280,22 @@ public struct RotationPreflight: Sendable {
     }
     for (context, namespace) in scopes {
       let label = context.map { "\($0)/\(namespace)" } ?? namespace
+      var kinds: [WorkloadKind] = []
+      for target in policy.kubernetes
+      where target.context == context && target.namespace == namespace
+        && !kinds.contains(target.kind)
+      {
+        kinds.append(target.kind)
+      }
+      let what = kinds.map { $0.rawValue + "s" }.joined(separator: ", ")
       do {
+        // Secret rights are checked per target: a Secret an operator owns is not written.
         checks.append(
-          try deployments.canDeploy(namespace: namespace, context: context)
-            ? .pass(system, "kubectl rights (\(label))", "may patch deployments and secrets")
+          try deployments.canDeploy(namespace: namespace, context: context, kinds: kinds)
+            ? .pass(system, "kubectl rights (\(label))", "may patch \(what)")
             : .fail(
               system, "kubectl rights (\(label))",
-              "kubectl may not patch deployments and secrets in namespace \(label)"))
+              "kubectl may not patch \(what) in namespace \(label)"))
       } catch {
         checks.append(.fail(system, "kubectl rights (\(label))", "Kubernetes: \(error)"))
       }
@@ -307,11 +316,12 @@ public struct RotationPreflight: Sendable {
     _ target: RotationPolicy.KubernetesTarget, _ deployments: any DeploymentTarget
   ) -> Check {
     let system = "Kubernetes"
-    let label = "deployment \(target.namespace)/\(target.deployment)"
+    let label = target.label
     do {
       guard
         let references = try deployments.templateReferences(
-          namespace: target.namespace, deployment: target.deployment, context: target.context)
+          namespace: target.namespace, kind: target.kind, deployment: target.deployment,
+          context: target.context)
       else {
         // Say which is missing: the namespace (the deployment read cannot tell), or the
         // deployment in it.
@@ -322,6 +332,11 @@ public struct RotationPreflight: Sendable {
           return .fail(system, label, "namespace \(target.namespace) does not exist")
         }
         return .fail(system, label, "\(label) does not exist")
+      }
+      if let problem = references.rolloutProblem(target.kind) {
+        return .fail(
+          system, label,
+          "\(label) cannot be restarted so that every pod reads the new values: \(problem)")
       }
       switch target.mode {
       case .secret:
@@ -341,7 +356,7 @@ public struct RotationPreflight: Sendable {
             "\(label) does not read Secret \(secret) (its pods read \(Self.list(references.secrets))), so new values written there would never reach it"
           )
         }
-        return .pass(system, label, "reads Secret \(secret)")
+        return try secretWriteCheck(target, secret, deployments)
       case .env:
         if let container = target.container, !references.containers.contains(container) {
           return .fail(
@@ -354,6 +369,51 @@ public struct RotationPreflight: Sendable {
       }
     } catch {
       return .fail(system, label, "Kubernetes: \(error)")
+    }
+  }
+
+  /// How the Secret will get the new values, and whether kubectl may do that: patch the
+  /// Secret, or (when External Secrets Operator or Vault Secrets Operator owns it) ask the
+  /// owner to sync and wait for it.
+  static func secretWriteCheck(
+    _ target: RotationPolicy.KubernetesTarget, _ secret: String,
+    _ deployments: any DeploymentTarget
+  ) throws -> Check {
+    let system = "Kubernetes"
+    let label = target.label
+    guard
+      let owner = try deployments.secretOwner(
+        namespace: target.namespace, name: secret, context: target.context)
+    else {
+      guard
+        try deployments.canI(
+          "patch", "secrets", namespace: target.namespace, context: target.context)
+      else {
+        return .fail(
+          system, label, "kubectl may not patch Secret \(target.namespace)/\(secret)")
+      }
+      return .pass(system, label, "reads Secret \(secret)")
+    }
+    switch owner.controller {
+    case .externalSecrets:
+      guard
+        try deployments.canI(
+          "patch", owner.resource, namespace: target.namespace, context: target.context)
+      else {
+        return .fail(
+          system, label,
+          "Secret \(secret) is written by \(owner), and kubectl may not patch \(owner.resource) to ask it to sync"
+        )
+      }
+      return .pass(
+        system, label,
+        "reads Secret \(secret), written by \(owner): Lockstep asks it to sync (force-sync) instead of writing the Secret"
+      )
+    case .vaultSecretsOperator:
+      return .pass(
+        system, label,
+        "reads Secret \(secret), written by \(owner): Lockstep waits for its next sync (VSO has no on-demand sync) instead of writing the Secret"
+      )
     }
   }
 

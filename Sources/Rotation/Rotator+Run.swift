@@ -291,41 +291,92 @@ extension Rotator {
     guard let deployments else { return }
     var updatedSecrets = Set<String>()
     for target in policy.kubernetes {
-      let marker = "deploy:\(target.namespace)/\(target.deployment)"
+      let marker = target.marker
       if lock?.steps.contains(marker) ?? false { continue }
       try stopIfInterrupted(before: marker)
-      currentTarget = "deployment \(target.namespace)/\(target.deployment)"
+      currentTarget = target.label
       var values: [String: SecretBytes] = [:]
       for key in target.keys { values[key] = staged[key] }
+      var secretPath: String?
       switch target.mode {
       case .secret:
         let name = target.secretName ?? target.deployment
         if updatedSecrets.insert("\(target.context ?? "")/\(target.namespace)/\(name)").inserted {
-          try deployments.updateSecret(
-            namespace: target.namespace, name: name, values: values, context: target.context)
+          if let owner = try deployments.secretOwner(
+            namespace: target.namespace, name: name, context: target.context)
+          {
+            try syncThroughOwner(owner, secret: name, target, values, deployments)
+            secretPath = owner.evidenceLabel
+          } else {
+            try deployments.updateSecret(
+              namespace: target.namespace, name: name, values: values, context: target.context)
+            secretPath = "patched"
+          }
         }
       case .env:
         try deployments.patchEnv(
-          namespace: target.namespace, deployment: target.deployment, container: target.container,
-          values: values, context: target.context)
+          namespace: target.namespace, kind: target.kind, deployment: target.deployment,
+          container: target.container, values: values, context: target.context)
       }
       let restarted = try deployments.restart(
-        namespace: target.namespace, deployment: target.deployment, context: target.context)
+        namespace: target.namespace, kind: target.kind, deployment: target.deployment,
+        context: target.context)
       let step = "deploy"
       let progress = self.progress
       try deployments.waitForRollout(
-        namespace: target.namespace, deployment: target.deployment, timeout: target.rolloutTimeout,
-        context: target.context,
+        namespace: target.namespace, kind: target.kind, deployment: target.deployment,
+        timeout: target.rolloutTimeout, context: target.context,
         progress: { line in
           progress(Progress(step: step, state: .info, message: line, elapsed: nil))
         })
       try requireReads(target, restarted, deployments)
-      try evidence?.record(
-        step: "deploy", target: "deployment \(target.namespace)/\(target.deployment)",
-        outcome: "ok",
-        details: ["mode": target.mode.rawValue, "keys": target.keys, "rollout": "complete"])
+      var details: [String: Any] = [
+        "mode": target.mode.rawValue, "keys": target.keys, "rollout": "complete",
+        "kind": target.kind.rawValue,
+      ]
+      if let secretPath { details["secret_written_by"] = secretPath }
+      try evidence?.record(step: "deploy", target: target.label, outcome: "ok", details: details)
       try markDone(marker)
     }
+  }
+
+  /// The Secret belongs to an operator: ask it to sync from Vault (where promote already put
+  /// the new values) and wait until the Secret holds them, compared by HMAC-SHA-256 under a
+  /// key made for this wait (never by value). Writing the Secret ourselves would be undone
+  /// by the operator's next sync. The wait is bounded by the target's rollout timeout.
+  func syncThroughOwner(
+    _ owner: SecretOwner, secret: String, _ target: RotationPolicy.KubernetesTarget,
+    _ values: [String: SecretBytes], _ deployments: any DeploymentTarget
+  ) throws {
+    let key = SecretBytes.random(count: 32)
+    let digest: @Sendable (UnsafeRawBufferPointer) -> [UInt8] = {
+      HMACSHA256.authenticate($0, key: key)
+    }
+    let stamp = String(Int(Date().timeIntervalSince1970))
+    let asked = try deployments.requestSync(
+      owner, namespace: target.namespace, context: target.context, stamp: stamp)
+    report(
+      "deploy", .info,
+      asked
+        ? "asked \(owner) to sync Secret \(secret); waiting for the new values"
+        : "waiting for \(owner) to sync Secret \(secret)")
+    let clock = ContinuousClock()
+    let deadline = clock.now + target.rolloutTimeout
+    while true {
+      let differing = try deployments.keysDiffering(
+        namespace: target.namespace, secret: secret, values: values, context: target.context,
+        digest: digest)
+      if differing.isEmpty { break }
+      if clock.now >= deadline {
+        throw KubernetesError.controllerDidNotSync(
+          owner: owner, secret: secret, seconds: Int(target.rolloutTimeout.components.seconds))
+      }
+      try stopIfInterrupted(before: target.marker)
+      Thread.sleep(forTimeInterval: 0.25)
+    }
+    try evidence?.record(
+      step: "deploy", target: "secret \(target.namespace)/\(secret)", outcome: "synced",
+      details: ["written_by": owner.evidenceLabel, "keys": target.keys.sorted()])
   }
 
   /// After the rollout: the restarted template (the object `rollout restart` printed, the
@@ -336,11 +387,12 @@ extension Rotator {
     _ target: RotationPolicy.KubernetesTarget, _ restarted: TemplateReferences?,
     _ deployments: any DeploymentTarget
   ) throws {
-    let label = "deployment \(target.namespace)/\(target.deployment)"
+    let label = target.label
     guard
       let references = try restarted
         ?? deployments.templateReferences(
-          namespace: target.namespace, deployment: target.deployment, context: target.context)
+          namespace: target.namespace, kind: target.kind, deployment: target.deployment,
+          context: target.context)
     else { throw RotationError.verification("\(label) disappeared during the rollout") }
     guard references.annotations["kubectl.kubernetes.io/restartedAt"] != nil else {
       throw RotationError.verification("\(label) was not restarted")

@@ -1369,6 +1369,11 @@ class EsoController:
             raise SyncError(f"the stand-in does not model creationPolicy {policy}")
         new["metadata"].setdefault("annotations", {})["reconcile.external-secrets.io/data-hash"] = digest
         new["metadata"].pop("resourceVersion", None)
+        # In the request log too, so a test can order the controller's write against
+        # kubectl's requests (it is not an API request: no user, no RBAC).
+        self.store.requests.append({"method": "CONTROLLER",
+                                    "path": f"/api/v1/namespaces/{namespace}/secrets/{secret_name}",
+                                    "userAgent": "standin-external-secrets-controller"})
         if current is None:
             self.store.create("secrets", namespace, new)
         else:

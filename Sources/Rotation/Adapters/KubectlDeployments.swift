@@ -29,8 +29,8 @@ public struct KubectlDeployments: DeploymentTarget {
   }
 
   public func patchEnv(
-    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
-    context: String?
+    namespace: String, kind: WorkloadKind, deployment: String, container: String?,
+    values: [String: SecretBytes], context: String?
   ) throws {
     let client = client(namespace, context)
     try runBlocking {
@@ -38,45 +38,79 @@ public struct KubectlDeployments: DeploymentTarget {
       if let container {
         containers = [container]
       } else {
-        containers = try await client.deployment(deployment).containers.map(\.name)
+        containers = try await client.workload(kind, deployment).containers.map(\.name)
       }
       for name in containers {
-        try await client.setEnv(deployment: deployment, container: name, values: values)
+        try await client.setEnv(kind, deployment, container: name, values: values)
       }
     }
   }
 
-  public func restart(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
-  {
+  public func restart(
+    namespace: String, kind: WorkloadKind, deployment: String, context: String?
+  ) throws -> TemplateReferences? {
     let client = client(namespace, context)
-    return try runBlocking { try await client.rolloutRestart(deployment) }
+    return try runBlocking { try await client.rolloutRestart(kind, deployment) }
   }
 
   public func waitForRollout(
-    namespace: String, deployment: String, timeout: Duration, context: String?,
-    progress: @escaping @Sendable (String) -> Void
+    namespace: String, kind: WorkloadKind, deployment: String, timeout: Duration,
+    context: String?, progress: @escaping @Sendable (String) -> Void
   ) throws {
     let client = client(namespace, context)
     try runBlocking {
-      try await client.rolloutStatus(deployment, timeout: timeout, progress: progress)
+      try await client.rolloutStatus(kind, deployment, timeout: timeout, progress: progress)
     }
   }
 
-  public func canDeploy(namespace: String, context: String?) throws -> Bool {
-    let client = client(namespace, context)
-    return try runBlocking {
-      let deployments = try await client.canI("patch", "deployments")
-      let secrets = try await client.canI("patch", "secrets")
-      return deployments && secrets
-    }
-  }
-
-  public func templateReferences(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
+  public func canDeploy(namespace: String, context: String?, kinds: [WorkloadKind]) throws
+    -> Bool
   {
     let client = client(namespace, context)
-    return try runBlocking { try await client.templateReferences(deployment) }
+    return try runBlocking {
+      for kind in kinds where !(try await client.canI("patch", kind.resource + "s.apps")) {
+        return false
+      }
+      return true
+    }
+  }
+
+  public func canI(_ verb: String, _ resource: String, namespace: String, context: String?)
+    throws -> Bool
+  {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.canI(verb, resource) }
+  }
+
+  public func templateReferences(
+    namespace: String, kind: WorkloadKind, deployment: String, context: String?
+  ) throws -> TemplateReferences? {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.templateReferences(kind, deployment) }
+  }
+
+  public func secretOwner(namespace: String, name: String, context: String?) throws
+    -> SecretOwner?
+  {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.secretOwner(name) }
+  }
+
+  public func requestSync(
+    _ owner: SecretOwner, namespace: String, context: String?, stamp: String
+  ) throws -> Bool {
+    let client = client(namespace, context)
+    return try runBlocking { try await client.requestSync(owner, stamp: stamp) }
+  }
+
+  public func keysDiffering(
+    namespace: String, secret: String, values: [String: SecretBytes], context: String?,
+    digest: @escaping @Sendable (UnsafeRawBufferPointer) -> [UInt8]
+  ) throws -> [String] {
+    let client = client(namespace, context)
+    return try runBlocking {
+      try await client.keysDiffering(in: secret, from: values, digest: digest)
+    }
   }
 
   public func exists(kind: String, name: String, namespace: String, context: String?) throws
