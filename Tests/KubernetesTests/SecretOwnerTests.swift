@@ -73,8 +73,8 @@ struct SecretOwnerTests {
       try kube.standIn.secretData(namespace: kube.namespace, name: "app-env")?["A"] == "three")
     // kubectl annotated the ExternalSecret (merge patch) and wrote no Secret; the
     // controller did (its writes appear in the log as CONTROLLER lines).
-    #expect(lines.contains { $0.hasPrefix("CONTROLLER /api/v1/namespaces/\(kube.namespace)/") })
     let lines = try kube.standIn.requestLines()
+    #expect(lines.contains { $0.hasPrefix("CONTROLLER /api/v1/namespaces/\(kube.namespace)/") })
     #expect(
       lines.contains {
         $0.hasPrefix("PATCH /apis/external-secrets.io/v1/namespaces/\(kube.namespace)/")

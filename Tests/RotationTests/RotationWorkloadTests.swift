@@ -119,7 +119,7 @@ struct RotationWorkloadTests {
       "statefulsets", namespace: fixture.namespace, name: "worker", secret: "app-env",
       replicas: 3)
     try fixture.writePolicy(
-      target: "workload: statefulset/worker\n    mode: secret\n    secret: app-env")
+      target: "workload: statefulset/worker\n      mode: secret\n      secret: app-env")
     let result = try await fixture.rotate("run")
     #expect(result.status == 0, "\(result.stdoutText)\(result.stderrText)")
     let live = try await fixture.liveSession()
@@ -144,7 +144,7 @@ struct RotationWorkloadTests {
     try fixture.standIn.createWorkload(
       "daemonsets", namespace: fixture.namespace, name: "agent", secret: "unrelated",
       annotations: ["lockstep.test/nodes": "3"])
-    try fixture.writePolicy(target: "kind: daemonset\n    deployment: agent\n    mode: env")
+    try fixture.writePolicy(target: "kind: daemonset\n      deployment: agent\n      mode: env")
     let result = try await fixture.rotate("run")
     #expect(result.status == 0, "\(result.stdoutText)\(result.stderrText)")
     let live = try await fixture.liveSession()
@@ -170,7 +170,7 @@ struct RotationWorkloadTests {
       "statefulsets", namespace: fixture.namespace, name: "db", secret: "app-env", replicas: 3,
       strategy: ["type": "RollingUpdate", "rollingUpdate": ["partition": 1]])
     try fixture.writePolicy(
-      target: "workload: statefulset/db\n    mode: secret\n    secret: app-env")
+      target: "workload: statefulset/db\n      mode: secret\n      secret: app-env")
     let result = try await fixture.rotate("run")
     #expect(result.status != 0)
     #expect(result.stderrText.contains("partitioned at 1"), "\(result.stderrText)")
@@ -253,7 +253,7 @@ struct RotationWorkloadTests {
   @Test func anEsoOwnedSecretGetsTheNewValuesOnlyThroughTheController() async throws {
     let fixture = try await Fixture.make()
     try await esoSetup(fixture)
-    try fixture.writePolicy(target: "deployment: api\n    mode: secret\n    secret: app-env")
+    try fixture.writePolicy(target: "deployment: api\n      mode: secret\n      secret: app-env")
     let result = try await fixture.rotate("run")
     #expect(result.status == 0, "\(result.stdoutText)\(result.stderrText)")
     #expect(
@@ -265,7 +265,7 @@ struct RotationWorkloadTests {
   @Test func killedWhileWaitingForTheControllerThenResumed() async throws {
     let fixture = try await Fixture.make()
     try await esoSetup(fixture, syncDelay: 4000)
-    try fixture.writePolicy(target: "deployment: api\n    mode: secret\n    secret: app-env")
+    try fixture.writePolicy(target: "deployment: api\n      mode: secret\n      secret: app-env")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Repository.lockstepBinary)
     process.arguments = ["rotate", "run"] + fixture.rotateArguments
@@ -299,7 +299,7 @@ struct RotationWorkloadTests {
     // No SecretStore given to the controller: the ExternalSecret never syncs.
     try await esoSetup(fixture, configure: false)
     try fixture.writePolicy(
-      target: "deployment: api\n    mode: secret\n    secret: app-env", timeout: "3s")
+      target: "deployment: api\n      mode: secret\n      secret: app-env", timeout: "3s")
     let result = try await fixture.rotate("run")
     #expect(result.status != 0)
     #expect(
