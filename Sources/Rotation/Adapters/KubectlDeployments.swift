@@ -23,100 +23,74 @@ public struct KubectlDeployments: DeploymentTarget {
 
   public func updateSecret(
     namespace: String, name: String, values: [String: SecretBytes], context: String?
-  ) throws {
-    let client = client(namespace, context)
-    try runBlocking { try await client.applySecret(name, data: values) }
+  ) async throws {
+    try await client(namespace, context).applySecret(name, data: values)
   }
 
   public func patchEnv(
     namespace: String, kind: WorkloadKind, deployment: String, container: String?,
     values: [String: SecretBytes], context: String?
-  ) throws {
+  ) async throws {
     let client = client(namespace, context)
-    try runBlocking {
-      let containers: [String]
-      if let container {
-        containers = [container]
-      } else {
-        containers = try await client.workload(kind, deployment).containers.map(\.name)
-      }
-      for name in containers {
-        try await client.setEnv(kind, deployment, container: name, values: values)
-      }
+    let containers: [String]
+    if let container {
+      containers = [container]
+    } else {
+      containers = try await client.workload(kind, deployment).containers.map(\.name)
+    }
+    for name in containers {
+      try await client.setEnv(kind, deployment, container: name, values: values)
     }
   }
 
   public func restart(
     namespace: String, kind: WorkloadKind, deployment: String, context: String?
-  ) throws -> TemplateReferences? {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.rolloutRestart(kind, deployment) }
+  ) async throws -> TemplateReferences? {
+    try await client(namespace, context).rolloutRestart(kind, deployment)
   }
 
   public func waitForRollout(
     namespace: String, kind: WorkloadKind, deployment: String, timeout: Duration,
     context: String?, progress: @escaping @Sendable (String) -> Void
-  ) throws {
-    let client = client(namespace, context)
-    try runBlocking {
-      try await client.rolloutStatus(kind, deployment, timeout: timeout, progress: progress)
-    }
+  ) async throws {
+    try await client(namespace, context).rolloutStatus(
+      kind, deployment, timeout: timeout, progress: progress)
   }
 
-  public func canDeploy(namespace: String, context: String?, kinds: [WorkloadKind]) throws
-    -> Bool
+  public func can(_ verb: String, _ resource: String, namespace: String, context: String?)
+    async throws -> Bool
   {
-    let client = client(namespace, context)
-    return try runBlocking {
-      for kind in kinds where !(try await client.canI("patch", kind.resource + "s.apps")) {
-        return false
-      }
-      return true
-    }
-  }
-
-  public func canI(_ verb: String, _ resource: String, namespace: String, context: String?)
-    throws -> Bool
-  {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.canI(verb, resource) }
+    try await client(namespace, context).canI(verb, resource)
   }
 
   public func templateReferences(
     namespace: String, kind: WorkloadKind, deployment: String, context: String?
-  ) throws -> TemplateReferences? {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.templateReferences(kind, deployment) }
+  ) async throws -> TemplateReferences? {
+    try await client(namespace, context).templateReferences(kind, deployment)
   }
 
-  public func secretOwner(namespace: String, name: String, context: String?) throws
+  public func secretOwner(namespace: String, name: String, context: String?) async throws
     -> SecretOwner?
   {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.secretOwner(name) }
+    try await client(namespace, context).secretOwner(name)
   }
 
   public func requestSync(
     _ owner: SecretOwner, namespace: String, context: String?, stamp: String
-  ) throws -> Bool {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.requestSync(owner, stamp: stamp) }
+  ) async throws -> Bool {
+    try await client(namespace, context).requestSync(owner, stamp: stamp)
   }
 
   public func keysDiffering(
     namespace: String, secret: String, values: [String: SecretBytes], context: String?,
     digest: @escaping @Sendable (UnsafeRawBufferPointer) -> [UInt8]
-  ) throws -> [String] {
-    let client = client(namespace, context)
-    return try runBlocking {
-      try await client.keysDiffering(in: secret, from: values, digest: digest)
-    }
+  ) async throws -> [String] {
+    try await client(namespace, context).keysDiffering(in: secret, from: values, digest: digest)
   }
 
-  public func exists(kind: String, name: String, namespace: String, context: String?) throws
-    -> Bool
+  public func exists(kind: String, name: String, namespace: String, context: String?)
+    async throws -> Bool
   {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.exists(kind, name) }
+    try await client(namespace, context).exists(kind, name)
   }
 }
