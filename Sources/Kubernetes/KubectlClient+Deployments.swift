@@ -4,11 +4,18 @@ import LockstepCore
 extension KubectlClient {
   /// A deployment's containers and where their environment comes from.
   public func deployment(_ name: String) async throws(KubernetesError) -> Deployment {
-    let action = "read deployment \"\(name)\""
+    try await workload(.deployment, name)
+  }
+
+  /// A Deployment's, StatefulSet's or DaemonSet's containers (a DaemonSet counts 1 replica).
+  public func workload(_ kind: WorkloadKind, _ name: String) async throws(KubernetesError)
+    -> Deployment
+  {
+    let action = "read \(kind.label(name))"
     let result = try await kubectl(
-      ["get", "deployment", "-o=json", "--", try KubernetesName.checked(name, as: .deployment)],
+      ["get", kind.resource, "-o=json", "--", try kind.checked(name)],
       action: action,
-      target: (kind: "deployment", name: name))
+      target: (kind: kind.rawValue, name: name))
     guard
       let wire = try? JSONDecoder().decode(DeploymentWire.self, from: Data(result.stdout))
     else { throw .unexpectedOutput(action: action) }

@@ -12,15 +12,46 @@ public struct TemplateReferences: Sendable, Equatable {
   /// Per container, the variables set with a literal `value:` (mode `env`).
   public var literalEnv: [String: Set<String>]
   public var annotations: [String: String]
+  /// The workload's update strategy (`strategy.type` of a Deployment, `updateStrategy.type`
+  /// of a StatefulSet or DaemonSet): `RollingUpdate`, `Recreate` or `OnDelete`.
+  public var updateStrategy: String?
+  /// A StatefulSet's `updateStrategy.rollingUpdate.partition` (pods below it keep the old
+  /// template after a restart).
+  public var partition: Int?
+  /// A Deployment's `spec.paused`.
+  public var paused: Bool
 
   public init(
     containers: [String], secrets: Set<String>, literalEnv: [String: Set<String>],
-    annotations: [String: String]
+    annotations: [String: String], updateStrategy: String? = nil, partition: Int? = nil,
+    paused: Bool = false
   ) {
     self.containers = containers
     self.secrets = secrets
     self.literalEnv = literalEnv
     self.annotations = annotations
+    self.updateStrategy = updateStrategy
+    self.partition = partition
+    self.paused = paused
+  }
+
+  /// Why `kubectl rollout restart` + `rollout status` cannot prove that every pod of this
+  /// workload runs the restarted template, or nil when they can: an `OnDelete` strategy
+  /// replaces no pod until someone deletes it (and kubectl refuses its status), a
+  /// StatefulSet partition leaves the pods below it on the old template, and a paused
+  /// Deployment rolls nothing out.
+  public func rolloutProblem(_ kind: WorkloadKind) -> String? {
+    if updateStrategy == "OnDelete" {
+      return "its update strategy is OnDelete: a restart replaces no pod until each is deleted"
+    }
+    if kind == .statefulset, let partition, partition > 0 {
+      return "its rolling update is partitioned at \(partition): pods with an ordinal below "
+        + "\(partition) would keep the old values"
+    }
+    if kind == .deployment && paused {
+      return "it is paused: resume it (kubectl rollout resume) first"
+    }
+    return nil
   }
 }
 
@@ -29,12 +60,20 @@ extension KubectlClient {
   public func templateReferences(_ deployment: String) async throws(KubernetesError)
     -> TemplateReferences?
   {
-    let action = "read deployment \"\(deployment)\""
+    try await templateReferences(.deployment, deployment)
+  }
+
+  /// The references of a workload's pod template, or nil when the workload is missing.
+  public func templateReferences(_ kind: WorkloadKind, _ deployment: String)
+    async throws(KubernetesError) -> TemplateReferences?
+  {
+    let action = "read \(kind.label(deployment))"
+    _ = try kind.checked(deployment)
     let result: ChildProcess.Result
     do {
       result = try await kubectl(
-        ["get", "deployment", "-o", "json", "--", deployment], action: action,
-        target: (kind: "deployment", name: deployment))
+        ["get", kind.resource, "-o", "json", "--", deployment], action: action,
+        target: (kind: kind.rawValue, name: deployment))
     } catch {
       if case .notFound = error { return nil }
       throw error
@@ -105,8 +144,12 @@ extension TemplateReferences {
         }
       }
     }
+    let strategy = (spec["updateStrategy"] ?? spec["strategy"]) as? [String: Any]
+    let rolling = strategy?["rollingUpdate"] as? [String: Any]
     self.init(
       containers: names, secrets: secrets, literalEnv: literal,
-      annotations: metadata["annotations"] as? [String: String] ?? [:])
+      annotations: metadata["annotations"] as? [String: String] ?? [:],
+      updateStrategy: strategy?["type"] as? String, partition: rolling?["partition"] as? Int,
+      paused: spec["paused"] as? Bool ?? false)
   }
 }

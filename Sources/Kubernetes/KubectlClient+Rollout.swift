@@ -15,13 +15,21 @@ extension KubectlClient {
   public func rolloutRestart(_ deployment: String) async throws(KubernetesError)
     -> TemplateReferences?
   {
-    let name = try KubernetesName.checked(deployment, as: .deployment)
+    try await rolloutRestart(.deployment, deployment)
+  }
+
+  /// `kubectl rollout restart` of a Deployment, StatefulSet or DaemonSet (see above).
+  @discardableResult
+  public func rolloutRestart(_ kind: WorkloadKind, _ workload: String) async throws(KubernetesError)
+    -> TemplateReferences?
+  {
+    let name = try kind.checked(workload)
     for attempt in 1...2 {
       do {
         let result = try await kubectl(
-          ["rollout", "restart", "-o", "json", "--", "deployment/\(name)"],
-          action: "restart deployment \"\(deployment)\"",
-          target: (kind: "deployment", name: deployment))
+          ["rollout", "restart", "-o", "json", "--", "\(kind.resource)/\(name)"],
+          action: "restart \(kind.label(workload))",
+          target: (kind: kind.rawValue, name: workload))
         return TemplateReferences(deploymentJSON: result.stdout)
       } catch {
         guard attempt == 1, error.description.contains("within the past second") else {
@@ -44,7 +52,16 @@ extension KubectlClient {
     _ deployment: String, timeout: Duration,
     progress: @escaping @Sendable (String) -> Void = { _ in }
   ) async throws(KubernetesError) {
-    let name = try KubernetesName.checked(deployment, as: .deployment)
+    try await rolloutStatus(.deployment, deployment, timeout: timeout, progress: progress)
+  }
+
+  /// Waits for the rollout of a Deployment, StatefulSet or DaemonSet (see above); each
+  /// kind's completion line is kubectl's own (`WorkloadKind.rolloutFinished`).
+  public func rolloutStatus(
+    _ kind: WorkloadKind, _ deployment: String, timeout: Duration,
+    progress: @escaping @Sendable (String) -> Void = { _ in }
+  ) async throws(KubernetesError) {
+    let name = try kind.checked(deployment)
     let clock = ContinuousClock()
     let deadline = clock.now + timeout
     var last: String?
@@ -52,24 +69,25 @@ extension KubectlClient {
       let result: ChildProcess.Result
       do {
         result = try await kubectl(
-          ["rollout", "status", "--watch=false", "--", "deployment/\(name)"],
-          action: "read the rollout status of deployment \"\(deployment)\"",
-          target: (kind: "deployment", name: deployment),
+          ["rollout", "status", "--watch=false", "--", "\(kind.resource)/\(name)"],
+          action: "read the rollout status of \(kind.label(deployment))",
+          target: (kind: kind.rawValue, name: deployment),
           timeout: min(configuration.commandTimeout, max(deadline - clock.now, .seconds(5))))
       } catch {
         // A status read cut short by the rollout's own deadline is that deadline passing.
         guard case .commandTimedOut = error, clock.now >= deadline else { throw error }
-        throw .rolloutTimedOut(deployment: deployment, seconds: Int(timeout.components.seconds))
+        throw .rolloutTimedOut(
+          deployment: deployment, seconds: Int(timeout.components.seconds), kind: kind.rawValue)
       }
       let line = result.stdoutText.split(separator: "\n").last.map(String.init) ?? ""
       if !line.isEmpty && line != last {
         progress(line)
         last = line
       }
-      if line.contains("successfully rolled out") { return }
+      if kind.rolloutFinished(line) { return }
       if clock.now >= deadline || Task.isCancelled {
         throw .rolloutTimedOut(
-          deployment: deployment, seconds: Int(timeout.components.seconds))
+          deployment: deployment, seconds: Int(timeout.components.seconds), kind: kind.rawValue)
       }
       let pause = min(configuration.pollInterval, deadline - clock.now)
       if pause > .zero { try? await Task.sleep(for: pause) }

@@ -53,6 +53,16 @@ extension KubectlClient {
     deployment: String, container: String, values: [String: SecretBytes],
     resourceVersion: String? = nil
   ) async throws(KubernetesError) {
+    try await setEnv(
+      .deployment, deployment, container: container, values: values,
+      resourceVersion: resourceVersion)
+  }
+
+  /// `setEnv` on a Deployment, StatefulSet or DaemonSet.
+  public func setEnv(
+    _ kind: WorkloadKind, _ deployment: String, container: String, values: [String: SecretBytes],
+    resourceVersion: String? = nil
+  ) async throws(KubernetesError) {
     for (key, value) in values where !SecretJSON.isUTF8(value) {
       throw .invalidValue(key: key, reason: "environment values must be UTF-8 text")
     }
@@ -62,7 +72,8 @@ extension KubectlClient {
       ])
     }
     try await patchEnv(
-      deployment: deployment, container: container, env: env, resourceVersion: resourceVersion)
+      kind, deployment: deployment, container: container, env: env,
+      resourceVersion: resourceVersion)
   }
 
   /// Points variables at Secret keys (`valueFrom.secretKeyRef`, mode `secret`): the
@@ -89,7 +100,7 @@ extension KubectlClient {
       ])
     }
     try await patchEnv(
-      deployment: deployment, container: container, env: env, resourceVersion: nil)
+      .deployment, deployment: deployment, container: container, env: env, resourceVersion: nil)
   }
 
   /// How many times an unpinned env patch is re-read and re-sent after a conflict.
@@ -100,13 +111,14 @@ extension KubectlClient {
   /// every status update while a rollout runs, which is not a change to the spec this patch
   /// is about (client-go's `RetryOnConflict` does the same).
   private func patchEnv(
-    deployment: String, container: String, env: [SecretJSON], resourceVersion: String?
+    _ kind: WorkloadKind, deployment: String, container: String, env: [SecretJSON],
+    resourceVersion: String?
   ) async throws(KubernetesError) {
     var attempt = 1
     while true {
       do {
         try await patchEnvOnce(
-          deployment: deployment, container: container, env: env,
+          kind, deployment: deployment, container: container, env: env,
           resourceVersion: resourceVersion)
         return
       } catch {
@@ -119,12 +131,13 @@ extension KubectlClient {
   }
 
   private func patchEnvOnce(
-    deployment: String, container: String, env: [SecretJSON], resourceVersion: String?
+    _ kind: WorkloadKind, deployment: String, container: String, env: [SecretJSON],
+    resourceVersion: String?
   ) async throws(KubernetesError) {
     // Strategic merge would add a container that does not exist (and the API would then
     // reject it for lack of an image): check first, and pin the version that was checked.
     _ = try KubernetesName.checked(container, as: .container)
-    let current = try await self.deployment(deployment)
+    let current = try await workload(kind, deployment)
     guard current.container(named: container) != nil else {
       throw .notFound(kind: "container", name: container, namespace: current.namespace)
     }
@@ -154,8 +167,8 @@ extension KubectlClient {
       ),
     ]).render()
     try await kubectl(
-      ["patch", "deployment", "--type=strategic", "--patch-file=/dev/stdin", "--", deployment],
-      action: "patch the env of deployment \"\(deployment)\"",
-      target: (kind: "deployment", name: deployment), stdin: patch)
+      ["patch", kind.resource, "--type=strategic", "--patch-file=/dev/stdin", "--", deployment],
+      action: "patch the env of \(kind.label(deployment))",
+      target: (kind: kind.rawValue, name: deployment), stdin: patch)
   }
 }

@@ -13,7 +13,11 @@ public enum KubernetesError: LockstepError, Equatable {
   case notFound(kind: String, name: String, namespace: String)
   /// A write carried a resourceVersion that is no longer current.
   case conflict(kind: String, name: String)
-  case rolloutTimedOut(deployment: String, seconds: Int)
+  case rolloutTimedOut(deployment: String, seconds: Int, kind: String = "deployment")
+  /// The controller that owns a Secret did not write the new values in time.
+  case controllerDidNotSync(owner: SecretOwner, secret: String, seconds: Int)
+  /// A Secret marked as a controller's whose owning object cannot be found.
+  case unmanagedOwner(secret: String, detail: String)
   case progressDeadlineExceeded(deployment: String)
   /// No API server answered; `detail` is kubectl's description of the connection failure.
   case unreachable(String)
@@ -53,8 +57,14 @@ public enum KubernetesError: LockstepError, Equatable {
     case .conflict(let kind, let name):
       return
         "\(kind) \"\(name)\" was changed by someone else since it was read; read it again and retry"
-    case .rolloutTimedOut(let deployment, let seconds):
-      return "the rollout of deployment \"\(deployment)\" did not finish within \(seconds) s"
+    case .rolloutTimedOut(let deployment, let seconds, let kind):
+      return "the rollout of \(kind) \"\(deployment)\" did not finish within \(seconds) s"
+    case .controllerDidNotSync(let owner, let secret, let seconds):
+      return
+        "\(owner.description) did not write the new values to Secret \"\(secret)\" within \(seconds) s"
+        + (owner.controller == .vaultSecretsOperator
+          ? " (VSO syncs on its own schedule: spec.refreshAfter, or instantly with syncConfig.instantUpdates)"
+          : "; check the operator's logs and the ExternalSecret's status")
     case .progressDeadlineExceeded(let deployment):
       return
         "the rollout of deployment \"\(deployment)\" failed: it exceeded its progress deadline (ProgressDeadlineExceeded)"
@@ -83,6 +93,9 @@ public enum KubernetesError: LockstepError, Equatable {
         "deployment \"\(deployment)\" is paused; resume it (kubectl rollout resume) before restarting it"
     case .apiMissing(let request, let api):
       return "\(request): the server has no \(api) API"
+    case .unmanagedOwner(let secret, let detail):
+      return
+        "Secret \"\(secret)\" is written by a controller Lockstep cannot ask to sync: \(detail)"
     }
   }
 
@@ -91,10 +104,10 @@ public enum KubernetesError: LockstepError, Equatable {
     case .kubectlMissing, .unreachable: .unavailable
     case .contextMissing, .invalidName: .usage
     case .forbidden, .unauthenticated: .noPermission
-    case .notFound, .invalidValue, .namespaceMissing: .dataError
+    case .notFound, .invalidValue, .namespaceMissing, .unmanagedOwner: .dataError
     case .apiMissing: .unavailable
     case .paused: .failure
-    case .conflict, .rolloutTimedOut, .commandTimedOut: .temporaryFailure
+    case .conflict, .rolloutTimedOut, .commandTimedOut, .controllerDidNotSync: .temporaryFailure
     case .progressDeadlineExceeded, .unexpectedOutput, .failed: .failure
     }
   }

@@ -30,6 +30,16 @@ public enum SecretJSON {
     }
   }
 
+  /// The standard, padded base64 text of `secret` (as the API holds Secret `data`).
+  static func base64Text(_ secret: SecretBytes) -> SecretBytes {
+    var counter = ByteCounter()
+    secret.withUnsafeBytes { ByteEncoder.writeBase64($0, to: &counter) }
+    return SecretBytes(count: counter.count) { buffer in
+      var writer = FixedBufferAppender(buffer: buffer)
+      secret.withUnsafeBytes { ByteEncoder.writeBase64($0, to: &writer) }
+    }
+  }
+
   /// Whether `secret` can be written as a JSON string without changing its bytes.
   public static func isUTF8(_ secret: SecretBytes) -> Bool {
     secret.withUnsafeBytes { raw in

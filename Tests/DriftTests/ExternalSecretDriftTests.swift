@@ -368,7 +368,7 @@ extension DriftFixture {
 @Suite struct ExternalSecretClusterTests {
   @Test func clusterFormThroughKubectl() async throws {
     let standIn = try await KubernetesStandIn.shared()
-    let namespace = KubernetesStandIn.uniqueNamespace("drift-es")
+    let namespace = try standIn.newNamespace("drift-es")
     let fixture = try DriftFixture.make()
     func create(_ name: String, _ keys: [String]) throws {
       let body: [String: Any] = [

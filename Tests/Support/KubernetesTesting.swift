@@ -208,6 +208,88 @@ public struct KubernetesStandIn: Sendable {
       "create deployment \(name)")
   }
 
+  /// Creates a StatefulSet (`kind` "statefulsets") or DaemonSet ("daemonsets") whose one
+  /// container reads Secret `secret` through `envFrom`; `strategy` is the updateStrategy
+  /// (nil: the API's default, RollingUpdate); `holdRollouts` as for deployments.
+  public func createWorkload(
+    _ resource: String, namespace: String, name: String, secret: String, replicas: Int = 2,
+    strategy: [String: Any]? = nil, annotations: [String: String] = [:],
+    holdRollouts: Bool = false
+  ) throws {
+    if holdRollouts {
+      try rollout(namespace: namespace, deployment: name, "hold", resource: resource)
+    }
+    var spec: [String: Any] = [
+      "selector": ["matchLabels": ["app": name]],
+      "template": [
+        "metadata": ["labels": ["app": name]],
+        "spec": [
+          "containers": [
+            ["name": "app", "image": "aura/app:1", "envFrom": [["secretRef": ["name": secret]]]]
+          ]
+        ],
+      ],
+    ]
+    if resource == "statefulsets" {
+      spec["replicas"] = replicas
+      spec["serviceName"] = name
+    }
+    if let strategy { spec["updateStrategy"] = strategy }
+    let kind = resource == "statefulsets" ? "StatefulSet" : "DaemonSet"
+    let body: [String: Any] = [
+      "apiVersion": "apps/v1", "kind": kind,
+      "metadata": ["name": name, "annotations": annotations], "spec": spec,
+    ]
+    try expectSuccess(
+      request("POST", "/apis/apps/v1/namespaces/\(namespace)/\(resource)", json: body),
+      "create \(resource) \(name)")
+  }
+
+  /// A workload object as the API holds it (`resource`: deployments, statefulsets, …).
+  public func object(_ resource: String, namespace: String, name: String) throws -> [String: Any] {
+    let group = resource == "externalsecrets" ? "external-secrets.io/v1" : "apps/v1"
+    let response = try expectSuccess(
+      request("GET", "/apis/\(group)/namespaces/\(namespace)/\(resource)/\(name)"),
+      "get \(resource) \(name)")
+    return try response.json() as? [String: Any] ?? [:]
+  }
+
+  /// Gives the stand-in's ESO-like controller a SecretStore: OpenBao at `address`, KV v2
+  /// `mount`, read with `token` (held in the stand-in's memory only).
+  public func configureExternalSecrets(
+    store: String, address: String, token: String, mount: String, delayMilliseconds: Int = 0
+  ) throws {
+    try expectSuccess(
+      request(
+        "POST", "/_standin/eso",
+        json: [
+          "stores": [store: ["address": address, "token": token, "mount": mount]],
+          "delayMs": delayMilliseconds,
+        ]), "configure the ESO-like controller")
+  }
+
+  /// Creates an ExternalSecret whose `keys` come from properties of the same name at KV
+  /// `path` (in the store's mount), into Secret `target`.
+  public func createExternalSecret(
+    namespace: String, name: String, store: String, path: String, keys: [String],
+    target: String, annotations: [String: String] = [:]
+  ) throws {
+    let body: [String: Any] = [
+      "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+      "metadata": ["name": name, "annotations": annotations],
+      "spec": [
+        "refreshInterval": "1h",
+        "secretStoreRef": ["name": store, "kind": "SecretStore"],
+        "target": ["name": target, "creationPolicy": "Owner"],
+        "data": keys.map { ["secretKey": $0, "remoteRef": ["key": path, "property": $0]] },
+      ],
+    ]
+    try expectSuccess(
+      request(
+        "POST", "/apis/external-secrets.io/v1/namespaces/\(namespace)/externalsecrets", json: body),
+      "create externalsecret \(name)")
+  }
+
   /// Creates a Secret from test values (`stringData`, folded into base64 `data`).
   public func createSecret(namespace: String, name: String, values: [String: String]) throws {
     let body: [String: Any] = [
@@ -316,12 +398,14 @@ public struct KubernetesStandIn: Sendable {
   /// complete), "release" (run to completion), "fail" (ProgressDeadlineExceeded).
   @discardableResult
   public func rollout(
-    namespace: String, deployment: String, _ action: String
+    namespace: String, deployment: String, _ action: String, resource: String = "deployments"
   ) throws -> RolloutState {
     let response = try expectSuccess(
       request(
         "POST", "/_standin/rollout",
-        json: ["namespace": namespace, "name": deployment, "action": action]),
+        json: [
+          "namespace": namespace, "name": deployment, "action": action, "resource": resource,
+        ]),
       "\(action) the rollout of \(deployment)")
     let object = try response.json() as? [String: Any] ?? [:]
     return RolloutState(

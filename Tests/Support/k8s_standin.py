@@ -20,9 +20,11 @@ below cites the kube-apiserver code or document it follows.
   stand-in serves every kubectl minor at once; `/_as/1.N,no-authz` also hides the
   authorization.k8s.io API, as an API server without it would;
 - namespaces (`default`, `kube-system`, `kube-public`, `kube-node-lease` exist at start;
-  others are created with POST /api/v1/namespaces), apps/v1 deployments, v1 secrets and
-  v1 configmaps: GET, LIST, POST, PUT, PATCH (strategic merge with Kubernetes' merge keys,
-  merge patch, JSON patch), DELETE, dryRun=All;
+  others are created with POST /api/v1/namespaces), apps/v1 deployments, statefulsets and
+  daemonsets, v1 secrets and v1 configmaps, and external-secrets.io/v1 externalsecrets (a
+  custom resource: no strategic merge, 415 as apiextensions-apiserver answers): GET, LIST,
+  POST, PUT, PATCH (strategic merge with Kubernetes' merge keys, merge patch, JSON patch),
+  DELETE, dryRun=All, all in the one locked store;
 - validation of every field Lockstep writes or reads (see `validate_*`), each rule with its
   source in kube-apiserver: 422 Invalid with `details.causes`, as kubectl prints them;
 - LIST + WATCH (chunked JSON lines) with fieldSelector=metadata.name=X and resourceVersion,
@@ -40,10 +42,19 @@ below cites the kube-apiserver code or document it follows.
   ProgressDeadlineExceeded (POST /_standin/rollout); `spec.paused` stops a rollout after
   the spec is observed, as the controller does. Unheld rollouts advance every
   `--rollout-delay-ms`/5 (or the deployment's `lockstep.test/rollout-delay-ms`/5).
+  StatefulSets and DaemonSets roll out the same way with their controllers' status fields
+  (one pod at a time; a StatefulSet `partition` or an `OnDelete` strategy holds pods back,
+  as kubectl's status viewers then report); a DaemonSet runs on 2 nodes (annotation
+  `lockstep.test/nodes`); the statefulset spec fields kube-apiserver keeps immutable are;
+- an ESO-like controller (EsoController, POST /_standin/eso): on an ExternalSecret's
+  creation, spec change or `force-sync` annotation change it reads the real OpenBao with the
+  token it was given and writes the target Secret, owned by the ExternalSecret.
 
 Admin endpoints (no auth) under /_standin/: GET/DELETE requests (request log), GET state,
 POST/DELETE deny, POST users ({"name", "token"?, "rules"}), POST rollout
-({"namespace", "name", "action": hold|step|release|fail}), POST status-after-get
+({"namespace", "name", "action": hold|step|release|fail, "resource"?: deployments|
+statefulsets|daemonsets}), POST/GET eso ({"stores": {NAME: {"address", "token", "mount"}},
+"delayMs"}), POST status-after-get
 ({"namespace", "name", "times"}: after each of the next `times` GETs of that deployment, a
 status-only write bumps its resourceVersion, as the deployment controller does while a
 rollout runs, so a writer that pinned the version it read meets a real 409).
@@ -65,6 +76,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -88,10 +101,19 @@ DEFAULT_USERS = {
 RESOURCES = {
     # resource: (group, version, kind, namespaced)
     "deployments": ("apps", "v1", "Deployment", True),
+    "statefulsets": ("apps", "v1", "StatefulSet", True),
+    "daemonsets": ("apps", "v1", "DaemonSet", True),
     "secrets": ("", "v1", "Secret", True),
     "configmaps": ("", "v1", "ConfigMap", True),
     "namespaces": ("", "v1", "Namespace", False),
+    # A custom resource (External Secrets Operator's CRD), kept in the same locked store;
+    # the stand-in's ESO-like controller (EsoController) syncs it to a Secret.
+    "externalsecrets": ("external-secrets.io", "v1", "ExternalSecret", True),
 }
+# The workload kinds whose pod template Lockstep restarts; each has a rollout.
+WORKLOADS = ("deployments", "statefulsets", "daemonsets")
+# Custom resources have no strategic-merge patch (apiextensions-apiserver answers 415).
+CUSTOM_RESOURCES = ("externalsecrets",)
 INITIAL_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"]
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
@@ -392,13 +414,59 @@ def validate_env_from(errors, field, sources):
             check_env_name(errors, f"{path}.prefix", source["prefix"])
 
 
-def validate_deployment(errors, obj, old=None):
-    """apps/validation ValidateDeployment(Spec) and ValidateDeploymentUpdate, with the pod
-    template rules of core/validation ValidatePodTemplateSpec the fields Lockstep touches."""
+# apps/validation ValidateStatefulSetUpdate: the only spec fields an update may change.
+STATEFULSET_MUTABLE = ("replicas", "ordinals", "template", "updateStrategy",
+                       "persistentVolumeClaimRetentionPolicy", "minReadySeconds")
+
+
+def validate_update_strategy(errors, resource, spec):
+    """apps/validation ValidateStatefulSetUpdateStrategy / ValidateDaemonSetUpdateStrategy."""
+    strategy = spec.get("updateStrategy") or {}
+    kind = strategy.get("type")
+    if kind not in ("RollingUpdate", "OnDelete"):
+        errors.add("FieldValueNotSupported", "spec.updateStrategy.type",
+                   f'Unsupported value: "{kind}": supported values: "OnDelete", "RollingUpdate"')
+        return
+    rolling = strategy.get("rollingUpdate")
+    if kind == "OnDelete" and rolling is not None:
+        errors.invalid("spec.updateStrategy.rollingUpdate", rolling,
+                       "only allowed for updateStrategy 'RollingUpdate'")
+    if resource == "statefulsets" and rolling is not None:
+        partition = rolling.get("partition", 0)
+        if not isinstance(partition, int) or partition < 0:
+            errors.invalid("spec.updateStrategy.rollingUpdate.partition", partition,
+                           "must be greater than or equal to 0")
+
+
+def validate_workload(errors, obj, old=None, resource="deployments"):
+    """apps/validation ValidateDeployment/StatefulSet/DaemonSet(Spec) and their Update
+    rules, with the pod template rules of core/validation ValidatePodTemplateSpec for the
+    fields Lockstep touches."""
     spec = obj.get("spec") or {}
-    replicas = spec.get("replicas")
-    if not isinstance(replicas, int) or replicas < 0:
-        errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+    if resource != "daemonsets":
+        replicas = spec.get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            errors.invalid("spec.replicas", replicas, "must be greater than or equal to 0")
+    else:
+        validate_update_strategy(errors, resource, spec)
+    if resource == "statefulsets":
+        validate_update_strategy(errors, resource, spec)
+        policy = spec.get("podManagementPolicy")
+        if policy not in ("OrderedReady", "Parallel"):
+            errors.add("FieldValueNotSupported", "spec.podManagementPolicy",
+                       f'Unsupported value: "{policy}": supported values: "OrderedReady", "Parallel"')
+        if old is not None:
+            before = {k: v for k, v in (old.get("spec") or {}).items() if k not in STATEFULSET_MUTABLE}
+            after = {k: v for k, v in spec.items() if k not in STATEFULSET_MUTABLE}
+            if before != after:
+                errors.forbidden("spec", "updates to statefulset spec for fields other than "
+                                 "'replicas', 'ordinals', 'template', 'updateStrategy', "
+                                 "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' "
+                                 "are forbidden")
+    restart = (((spec.get("template") or {}).get("spec")) or {}).get("restartPolicy", "Always")
+    if resource != "deployments" and restart != "Always":
+        errors.add("FieldValueNotSupported", "spec.template.spec.restartPolicy",
+                   f'Unsupported value: "{restart}": supported values: "Always"')
     selector = spec.get("selector")
     labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     check_labels(errors, "spec.template.metadata.labels", labels)
@@ -407,7 +475,8 @@ def validate_deployment(errors, obj, old=None):
     if selector is None:
         errors.required("spec.selector")
     elif not match_labels and not expressions:
-        errors.invalid("spec.selector", selector, "empty selector is invalid for deployment")
+        errors.invalid("spec.selector", selector,
+                       f"empty selector is invalid for {RESOURCES[resource][2].lower()}")
     else:
         check_labels(errors, "spec.selector.matchLabels", match_labels)
         # "`selector` does not match template `labels`".
@@ -437,6 +506,26 @@ def validate_deployment(errors, obj, old=None):
             errors.required(f"{path}.image")
         validate_env(errors, f"{path}.env", container.get("env"))
         validate_env_from(errors, f"{path}.envFrom", container.get("envFrom"))
+
+
+def validate_external_secret(errors, obj):
+    """The required fields of the ExternalSecret CRD's schema (external-secrets.io/v1):
+    data[].secretKey and data[].remoteRef.key; dataFrom entries name what they take."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        errors.required("spec")
+        return
+    for i, entry in enumerate(spec.get("data") or []):
+        if not isinstance(entry, dict) or not entry.get("secretKey"):
+            errors.required(f"spec.data[{i}].secretKey")
+        elif not ((entry.get("remoteRef") or {}).get("key")):
+            errors.required(f"spec.data[{i}].remoteRef.key")
+    for i, entry in enumerate(spec.get("dataFrom") or []):
+        if not isinstance(entry, dict) or not (entry.get("extract") or entry.get("find")):
+            errors.required(f"spec.dataFrom[{i}]", "extract or find is required")
+    target = spec.get("target") or {}
+    if target.get("name"):
+        check_subdomain(errors, "spec.target.name", target["name"])
 
 
 def selector_matches(match_labels, expressions, labels):
@@ -655,6 +744,7 @@ class Store:
         self.held = set()  # "ns/name" of deployments whose rollouts advance only when told
         self.rollouts = {}  # "ns/name" -> {"generation", "phase", "failed"}
         self.events = []  # (rv, resource, namespace, type, object)
+        self.eso = None  # the ESO-like controller, once configured (POST /_standin/eso)
         self.requests = []
         if path and os.path.exists(path):
             with open(path) as f:
@@ -773,6 +863,26 @@ class Store:
             template.setdefault("metadata", {})
             pod = template.setdefault("spec", {})
             pod.setdefault("containers", [])
+        if resource == "statefulsets":  # apps/v1 SetDefaults_StatefulSet
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("replicas", 1)
+            spec.setdefault("podManagementPolicy", "OrderedReady")
+            spec.setdefault("revisionHistoryLimit", 10)
+            strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+            if strategy.get("type") == "RollingUpdate":
+                strategy.setdefault("rollingUpdate", {}).setdefault("partition", 0)
+            spec.setdefault("template", {}).setdefault("metadata", {})
+            spec["template"].setdefault("spec", {}).setdefault("containers", [])
+        if resource == "daemonsets":  # apps/v1 SetDefaults_DaemonSet
+            spec = obj.setdefault("spec", {})
+            spec.setdefault("revisionHistoryLimit", 10)
+            strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
+            if strategy.get("type") == "RollingUpdate":
+                rolling = strategy.setdefault("rollingUpdate", {})
+                rolling.setdefault("maxUnavailable", 1)
+                rolling.setdefault("maxSurge", 0)
+            spec.setdefault("template", {}).setdefault("metadata", {})
+            spec["template"].setdefault("spec", {}).setdefault("containers", [])
         return obj
 
     def validate(self, resource, obj, old=None):
@@ -784,7 +894,11 @@ class Store:
         elif resource == "configmaps":
             validate_configmap(errors, obj, old)
         elif resource == "deployments":
-            validate_deployment(errors, obj, old)
+            validate_workload(errors, obj, old, resource)
+        elif resource in ("statefulsets", "daemonsets"):
+            validate_workload(errors, obj, old, resource)
+        elif resource == "externalsecrets":
+            validate_external_secret(errors, obj)
         errors.raise_if_any(resource, meta.get("name") or "")
 
     def create(self, resource, namespace, obj, dry_run=False):
@@ -814,7 +928,7 @@ class Store:
             meta["namespace"] = namespace
         meta["uid"] = str(uuid.uuid4())
         meta["creationTimestamp"] = now_rfc3339()
-        if resource == "deployments":
+        if resource in WORKLOADS or resource in CUSTOM_RESOURCES:
             meta["generation"] = 1
             obj["status"] = {}
         if resource == "namespaces":
@@ -827,8 +941,10 @@ class Store:
         meta["resourceVersion"] = self.next_rv()
         self.objects[resource][key] = obj
         self.record(resource, namespace, "ADDED", obj)
-        if resource == "deployments":
-            self.start_rollout(namespace, name, 1)
+        if resource in WORKLOADS:
+            self.start_rollout(namespace, name, 1, resource)
+        if resource == "externalsecrets" and self.eso is not None:
+            self.eso.changed(namespace, name, None, obj)
         return copy.deepcopy(obj)
 
     def update(self, resource, namespace, name, new, dry_run=False, subresource=None):
@@ -850,7 +966,7 @@ class Store:
         for field in ("uid", "creationTimestamp", "namespace"):
             meta[field] = current["metadata"].get(field)
         meta["name"] = name
-        if resource == "deployments":
+        if resource in WORKLOADS or resource in CUSTOM_RESOURCES:
             if subresource == "status":
                 new["spec"] = current["spec"]
             else:
@@ -868,8 +984,10 @@ class Store:
         meta["resourceVersion"] = self.next_rv()
         self.objects[resource][self.key(namespace, name)] = new
         self.record(resource, namespace, "MODIFIED", new)
-        if resource == "deployments" and meta["generation"] != current["metadata"].get("generation"):
-            self.start_rollout(namespace, name, meta["generation"])
+        if resource in WORKLOADS and meta["generation"] != current["metadata"].get("generation"):
+            self.start_rollout(namespace, name, meta["generation"], resource)
+        if resource == "externalsecrets" and self.eso is not None and subresource != "status":
+            self.eso.changed(namespace, name, current, new)
         return copy.deepcopy(new)
 
     def touch_status_after_get(self, namespace, name):
@@ -891,20 +1009,34 @@ class Store:
         self.record(resource, namespace, "DELETED", obj)
         if resource == "namespaces":
             # The namespace controller deletes everything in it.
-            for other in ("deployments", "secrets", "configmaps"):
+            for other in [r for r in RESOURCES if RESOURCES[r][3]]:
                 for key in [k for k in self.objects[other] if k.startswith(f"{name}/")]:
                     del self.objects[other][key]
             self.save()
         return obj
 
-    # -- rollouts, as the deployment controller reports them
+    # -- rollouts, as the workload controllers report them
 
-    def start_rollout(self, namespace, name, generation):
-        """A new spec generation: the controller will observe it, then roll it out."""
+    @staticmethod
+    def rollout_key(resource, namespace, name):
+        """Deployments keep their historic "ns/name" key; other kinds are prefixed."""
         key = f"{namespace}/{name}"
-        self.rollouts[key] = {"generation": generation, "phase": 0, "failed": False}
+        return key if resource == "deployments" else f"{resource}:{key}"
+
+    def start_rollout(self, namespace, name, generation, resource="deployments"):
+        """A new spec generation: the controller will observe it, then roll it out."""
+        key = self.rollout_key(resource, namespace, name)
+        obj = self.objects[resource].get(f"{namespace}/{name}")
+        previous = self.rollouts.get(key) or {}
+        template = (obj or {}).get("spec", {}).get("template")
+        revision = f"{name}-" + uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(
+            template, sort_keys=True)).hex[:10]
+        self.rollouts[key] = {"generation": generation, "phase": 0, "failed": False,
+                              "resource": resource,
+                              "current": previous.get("current", revision),
+                              "update": revision}
         if key not in self.held:
-            self.schedule_step(namespace, name, generation)
+            self.schedule_step(namespace, name, generation, resource)
 
     def step_delay(self, obj):
         annotations = obj["metadata"].get("annotations") or {}
@@ -913,48 +1045,109 @@ class Store:
             delay = int(annotations["lockstep.test/rollout-delay-ms"]) / 1000.0
         return delay / (len(PHASES) - 1)
 
-    def schedule_step(self, namespace, name, generation):
-        obj = self.objects["deployments"].get(f"{namespace}/{name}")
+    def schedule_step(self, namespace, name, generation, resource="deployments"):
+        obj = self.objects[resource].get(f"{namespace}/{name}")
         if obj is None:
             return
 
         def step():
             with self.lock:
-                key = f"{namespace}/{name}"
+                key = self.rollout_key(resource, namespace, name)
                 rollout = self.rollouts.get(key)
                 if (rollout is None or rollout["generation"] != generation or key in self.held
                         or rollout["failed"]):
                     return
-                if self.advance(namespace, name):
-                    self.schedule_step(namespace, name, generation)
+                if self.advance(namespace, name, resource):
+                    self.schedule_step(namespace, name, generation, resource)
 
         timer = threading.Timer(self.step_delay(obj), step)
         timer.daemon = True
         timer.start()
 
-    def advance(self, namespace, name):
+    def advance(self, namespace, name, resource="deployments"):
         """Moves the rollout one phase on (one status write); False when it cannot move:
         complete, failed, or a paused deployment whose spec has been observed. Caller holds
         the lock."""
-        key = f"{namespace}/{name}"
-        current = self.objects["deployments"].get(key)
+        key = self.rollout_key(resource, namespace, name)
+        current = self.objects[resource].get(f"{namespace}/{name}")
         rollout = self.rollouts.get(key)
         if current is None or rollout is None or rollout["failed"]:
             return False
         if rollout["phase"] >= len(PHASES) - 1:
             return False
-        paused = current["spec"].get("paused") is True
+        paused = resource == "deployments" and current["spec"].get("paused") is True
         if paused and rollout["phase"] >= 1:
             return False  # A paused deployment is observed, never rolled out.
         rollout["phase"] += 1
-        replicas = current["spec"].get("replicas", 1)
+        if resource == "daemonsets":
+            replicas = self.node_count(current)
+        else:
+            replicas = current["spec"].get("replicas", 1)
         phase = PHASES[rollout["phase"]] if replicas > 0 else "complete"
         if replicas == 0:
             rollout["phase"] = len(PHASES) - 1
-        self.write_status(current, rollout["generation"], phase, replicas)
+        if resource == "deployments":
+            self.write_status(current, rollout["generation"], phase, replicas)
+        elif resource == "statefulsets":
+            self.write_statefulset_status(current, rollout, phase, replicas)
+        else:
+            self.write_daemonset_status(current, rollout, phase, replicas)
         current["metadata"]["resourceVersion"] = self.next_rv()
-        self.record("deployments", namespace, "MODIFIED", current)
+        self.record(resource, namespace, "MODIFIED", current)
         return rollout["phase"] < len(PHASES) - 1 and not (paused and rollout["phase"] >= 1)
+
+    @staticmethod
+    def node_count(obj):
+        """The nodes a DaemonSet runs on: 2, or the `lockstep.test/nodes` annotation."""
+        annotations = obj["metadata"].get("annotations") or {}
+        return int(annotations.get("lockstep.test/nodes", 2))
+
+    @staticmethod
+    def updated_by_phase(phase, replicas, limit):
+        """How many pods run the new template in each phase (one pod at a time), at most
+        `limit` (a partition or an OnDelete strategy holds the others back)."""
+        updated = {"observed": 0, "surge": 1, "terminating": max(replicas - 1, 1),
+                   "unavailable": replicas, "complete": replicas}[phase]
+        return min(updated, limit)
+
+    def write_statefulset_status(self, current, rollout, phase, replicas):
+        """What the StatefulSet controller reports: pods are replaced one at a time from the
+        highest ordinal down, only those at or above `partition`; `OnDelete` replaces none
+        (pods take the new template only when deleted). kubectl's StatefulSetStatusViewer
+        reads observedGeneration, readyReplicas, updatedReplicas and the two revisions."""
+        strategy = current["spec"].get("updateStrategy") or {}
+        if strategy.get("type") == "OnDelete":
+            limit = 0
+        else:
+            partition = (strategy.get("rollingUpdate") or {}).get("partition", 0)
+            limit = max(replicas - partition, 0)
+        updated = self.updated_by_phase(phase, replicas, limit)
+        ready = replicas if phase in ("observed", "complete") else replicas - 1
+        done = phase == "complete" and updated == replicas
+        if done:
+            rollout["current"] = rollout["update"]
+        status = current.setdefault("status", {})
+        status.update({
+            "observedGeneration": rollout["generation"], "replicas": replicas,
+            "readyReplicas": ready, "availableReplicas": ready,
+            "currentReplicas": replicas - updated if not done else replicas,
+            "updatedReplicas": updated, "currentRevision": rollout["current"],
+            "updateRevision": rollout["update"], "collisionCount": 0})
+
+    def write_daemonset_status(self, current, rollout, phase, nodes):
+        """What the DaemonSet controller reports: one node's pod replaced at a time
+        (maxUnavailable 1); `OnDelete` replaces none. kubectl's DaemonSetStatusViewer reads
+        observedGeneration, desired/updated numbers scheduled and numberAvailable."""
+        strategy = current["spec"].get("updateStrategy") or {}
+        limit = 0 if strategy.get("type") == "OnDelete" else nodes
+        updated = self.updated_by_phase(phase, nodes, limit)
+        available = nodes if phase in ("observed", "complete") else nodes - 1
+        status = current.setdefault("status", {})
+        status.update({
+            "observedGeneration": rollout["generation"], "desiredNumberScheduled": nodes,
+            "currentNumberScheduled": nodes, "numberMisscheduled": 0,
+            "numberReady": available, "numberAvailable": available,
+            "numberUnavailable": nodes - available, "updatedNumberScheduled": updated})
 
     @staticmethod
     def write_status(current, generation, phase, replicas):
@@ -1017,25 +1210,191 @@ class Store:
         current["metadata"]["resourceVersion"] = self.next_rv()
         self.record("deployments", namespace, "MODIFIED", current)
 
-    def rollout_action(self, namespace, name, action):
-        key = f"{namespace}/{name}"
+    def rollout_action(self, namespace, name, action, resource="deployments"):
+        if resource not in WORKLOADS:
+            raise ApiError(400, "BadRequest", f"no rollouts for {resource!r}")
+        key = self.rollout_key(resource, namespace, name)
         if action == "hold":
             self.held.add(key)
         elif action == "release":
             self.held.discard(key)
             rollout = self.rollouts.get(key)
             if rollout is not None:
-                self.schedule_step(namespace, name, rollout["generation"])
+                self.schedule_step(namespace, name, rollout["generation"], resource)
         elif action == "step":
-            if not self.advance(namespace, name) and key not in self.rollouts:
-                raise not_found("deployments", name)
+            if not self.advance(namespace, name, resource) and key not in self.rollouts:
+                raise not_found(resource, name)
         elif action == "fail":
+            if resource != "deployments":
+                raise ApiError(400, "BadRequest", "only deployments have a progress deadline")
             self.fail_rollout(namespace, name)
         else:
             raise ApiError(400, "BadRequest", f"unknown rollout action {action!r}")
         rollout = self.rollouts.get(key) or {"phase": 0, "generation": 0, "failed": False}
         return {"held": key in self.held, "phase": PHASES[rollout["phase"]],
                 "generation": rollout["generation"], "failed": rollout["failed"]}
+
+
+# ---------------------------------------------------------------------------------------
+# An ESO-like controller
+
+
+class SyncError(Exception):
+    pass
+
+
+class EsoController:
+    """What External Secrets Operator's ExternalSecret controller does, for the parts
+    Lockstep relies on: when an ExternalSecret is created, its spec changes, or its
+    `force-sync` annotation changes (ESO's documented way to ask for a sync now), it reads
+    the Vault/OpenBao KV v2 secrets the ExternalSecret names (spec.data[].remoteRef
+    key/property, spec.dataFrom[].extract.key) with the token of the store it was given
+    (POST /_standin/eso; the token is held in memory only, never in the state file), and
+    writes the target Secret: creationPolicy Owner (the default) makes the Secret hold exactly
+    that data with an ownerReference to the ExternalSecret (controller: true), Merge changes
+    only those keys of an existing Secret. It then sets the ExternalSecret's status (Ready
+    condition SecretSynced or SecretSyncedError, refreshTime, syncedResourceVersion). The
+    Secret is written through the store like any write (validation, resourceVersion, watch
+    event). Not modelled: refreshInterval timers, find, templates, other providers."""
+
+    def __init__(self, store, stores, delay_ms):
+        self.store = store
+        self.stores = stores  # SecretStore name -> {"address", "token", "mount"}
+        self.delay = delay_ms / 1000.0
+        self.syncs = 0
+
+    def changed(self, namespace, name, old, new):
+        """Called by the store (lock held) after an ExternalSecret was written."""
+        annotations = (new.get("metadata") or {}).get("annotations") or {}
+        if old is not None:
+            before = (old.get("metadata") or {}).get("annotations") or {}
+            if before.get("force-sync") == annotations.get("force-sync") \
+                    and old.get("spec") == new.get("spec"):
+                return
+        delay = self.delay
+        if "lockstep.test/sync-delay-ms" in annotations:
+            delay = int(annotations["lockstep.test/sync-delay-ms"]) / 1000.0
+        timer = threading.Timer(delay, self.sync, (namespace, name))
+        timer.daemon = True
+        timer.start()
+
+    def read(self, config, key):
+        url = f'{config["address"].rstrip("/")}/v1/{config["mount"]}/data/{key}'
+        request = urllib.request.Request(url, headers={"X-Vault-Token": config["token"]})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                body = json.load(answer)
+        except urllib.error.HTTPError as error:
+            raise SyncError(f"cannot read secret {key} from the store: HTTP {error.code}")
+        except (urllib.error.URLError, OSError) as error:
+            raise SyncError(f"cannot reach the store: {error}")
+        return ((body.get("data") or {}).get("data")) or {}
+
+    def fetch(self, spec):
+        """The target Secret's data (text values) the ExternalSecret asks for."""
+        store_name = (spec.get("secretStoreRef") or {}).get("name")
+        config = self.stores.get(store_name)
+        if config is None:
+            raise SyncError(f'could not get SecretStore "{store_name}"')
+        data = {}
+        for entry in spec.get("data") or []:
+            ref = entry["remoteRef"]
+            values = self.read(config, ref["key"])
+            prop = ref.get("property")
+            if prop is None:
+                data[entry["secretKey"]] = json.dumps(values, sort_keys=True)
+            elif prop not in values:
+                raise SyncError(f'key {prop} does not exist in secret {ref["key"]}')
+            else:
+                data[entry["secretKey"]] = str(values[prop])
+        for entry in spec.get("dataFrom") or []:
+            if not entry.get("extract"):
+                raise SyncError("the stand-in supports dataFrom.extract only")
+            data.update({k: str(v) for k, v in self.read(config, entry["extract"]["key"]).items()})
+        return data
+
+    def sync(self, namespace, name):
+        with self.store.lock:
+            obj = self.store.objects["externalsecrets"].get(f"{namespace}/{name}")
+            if obj is None:
+                return
+            obj = copy.deepcopy(obj)
+        try:
+            data = self.fetch(obj.get("spec") or {})
+        except SyncError as error:
+            with self.store.lock:
+                self.set_status(namespace, name, False, "SecretSyncedError", str(error))
+            return
+        with self.store.lock:
+            try:
+                self.write_secret(namespace, obj, data)
+            except (SyncError, ApiError) as error:
+                message = error.body["message"] if isinstance(error, ApiError) else str(error)
+                self.set_status(namespace, name, False, "SecretSyncedError", message)
+                return
+            self.syncs += 1
+            self.set_status(namespace, name, True, "SecretSynced", "secret synced")
+
+    def write_secret(self, namespace, es, data):
+        """Caller holds the lock."""
+        spec = es.get("spec") or {}
+        target = spec.get("target") or {}
+        secret_name = target.get("name") or es["metadata"]["name"]
+        policy = target.get("creationPolicy", "Owner")
+        encoded = {k: base64.b64encode(v.encode()).decode() for k, v in sorted(data.items())}
+        digest = uuid.uuid5(uuid.NAMESPACE_OID, json.dumps(encoded, sort_keys=True)).hex
+        owner = {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+                 "name": es["metadata"]["name"], "uid": es["metadata"]["uid"],
+                 "controller": True, "blockOwnerDeletion": True}
+        current = self.store.objects["secrets"].get(f"{namespace}/{secret_name}")
+        if policy == "Merge":
+            if current is None:
+                raise SyncError(f'secret "{secret_name}" does not exist (creationPolicy Merge)')
+            new = copy.deepcopy(current)
+            new["data"] = {**(new.get("data") or {}), **encoded}
+        elif policy == "Owner":
+            if current is not None:
+                owners = [o for o in current["metadata"].get("ownerReferences") or []
+                          if o.get("controller")]
+                if owners and owners[0].get("uid") != owner["uid"]:
+                    raise SyncError(f'secret "{secret_name}" is owned by another controller')
+                new = copy.deepcopy(current)
+            else:
+                new = {"apiVersion": "v1", "kind": "Secret",
+                       "metadata": {"name": secret_name}, "type": "Opaque"}
+            new["data"] = encoded
+            new["metadata"]["ownerReferences"] = [owner]
+            new["metadata"].setdefault("labels", {})["reconcile.external-secrets.io/managed"] = "true"
+        else:
+            raise SyncError(f"the stand-in does not model creationPolicy {policy}")
+        new["metadata"].setdefault("annotations", {})["reconcile.external-secrets.io/data-hash"] = digest
+        new["metadata"].pop("resourceVersion", None)
+        # In the request log too, so a test can order the controller's write against
+        # kubectl's requests (it is not an API request: no user, no RBAC).
+        self.store.requests.append({"method": "CONTROLLER",
+                                    "path": f"/api/v1/namespaces/{namespace}/secrets/{secret_name}",
+                                    "userAgent": "standin-external-secrets-controller"})
+        if current is None:
+            self.store.create("secrets", namespace, new)
+        else:
+            self.store.update("secrets", namespace, secret_name, new)
+
+    def set_status(self, namespace, name, ready, reason, message):
+        """Caller holds the lock."""
+        current = self.store.objects["externalsecrets"].get(f"{namespace}/{name}")
+        if current is None:
+            return
+        stamp = now_rfc3339()
+        status = current.setdefault("status", {})
+        status["conditions"] = [{"type": "Ready", "status": "True" if ready else "False",
+                                 "reason": reason, "message": message,
+                                 "lastTransitionTime": stamp}]
+        if ready:
+            status["refreshTime"] = stamp
+            status["syncedResourceVersion"] = (
+                f'{current["metadata"].get("generation", 1)}-{current["metadata"]["resourceVersion"]}')
+        current["metadata"]["resourceVersion"] = self.store.next_rv()
+        self.store.record("externalsecrets", namespace, "MODIFIED", current)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1050,13 +1409,16 @@ def api_resource_list(group_version, resources):
             "name": name, "singularName": kind.lower(), "namespaced": namespaced, "kind": kind,
             "verbs": VERBS,
             "shortNames": {"deployments": ["deploy"], "configmaps": ["cm"],
-                           "namespaces": ["ns"]}.get(name, []),
-            "categories": ["all"] if name == "deployments" else [],
+                           "namespaces": ["ns"], "statefulsets": ["sts"], "daemonsets": ["ds"],
+                           "externalsecrets": ["es"]}.get(name, []),
+            "categories": ["all"] if name in WORKLOADS else (
+                ["external-secrets"] if name == "externalsecrets" else []),
         })
-        if name == "deployments":
-            for sub in ("status", "scale"):
-                entries.append({"name": f"deployments/{sub}", "singularName": "", "namespaced": True,
-                                "kind": "Scale" if sub == "scale" else "Deployment",
+        if name in WORKLOADS or name in CUSTOM_RESOURCES:
+            subs = ("status",) if name in ("daemonsets", "externalsecrets") else ("status", "scale")
+            for sub in subs:
+                entries.append({"name": f"{name}/{sub}", "singularName": "", "namespaced": True,
+                                "kind": "Scale" if sub == "scale" else kind,
                                 "group": "autoscaling" if sub == "scale" else None,
                                 "version": "v1" if sub == "scale" else None,
                                 "verbs": ["get", "patch", "update"]})
@@ -1076,9 +1438,9 @@ def discovery(minor, authz):
             {"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]},
         "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups},
         "/api/v1": api_resource_list("v1", ["namespaces", "secrets", "configmaps"]),
-        "/apis/apps/v1": api_resource_list("apps/v1", ["deployments"]),
-        # For drift's `externalsecret:k8s:` source (external_secrets_answer).
-        "/apis/external-secrets.io/v1": EXTERNAL_SECRETS_RESOURCES,
+        "/apis/apps/v1": api_resource_list("apps/v1", WORKLOADS),
+        "/apis/external-secrets.io/v1": api_resource_list("external-secrets.io/v1",
+                                                          ["externalsecrets"]),
         "/version": {"major": "1", "minor": str(minor),
                      "gitVersion": f"v1.{minor}.0-lockstep-standin",
                      "gitCommit": "0000000000000000000000000000000000000000",
@@ -1151,49 +1513,11 @@ def access_review_from_protobuf(body):
                 names[n]: v[0].decode() for n, v in fields.items() if n in names}}}
 
 
-# externalsecrets.external-secrets.io, for drift's `externalsecret:k8s:` source only: objects
-# kept apart from the store, created by POST and read by GET (external_secrets_answer).
-EXTERNAL_SECRETS = {}
 EXTERNAL_SECRETS_GROUP = {
-    "name": "external-secrets.io", "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
+    "name": "external-secrets.io",
+    "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
     "preferredVersion": {"groupVersion": "external-secrets.io/v1", "version": "v1"}}
-EXTERNAL_SECRETS_RESOURCES = {
-    "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "external-secrets.io/v1",
-    "resources": [{"name": "externalsecrets", "singularName": "externalsecret", "namespaced": True,
-                   "kind": "ExternalSecret", "shortNames": ["es"], "verbs": ["create", "get", "list"]}]}
 
-
-def external_secrets_answer(handler, path, body):
-    """GET (list or one) and POST of ExternalSecret objects; names checked as the API does."""
-    parts = path.strip("/").split("/")
-    if len(parts) not in (6, 7) or parts[3] != "namespaces" or parts[5] != "externalsecrets":
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
-    namespace = parts[4]
-    name_rule = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-    store = handler.store
-    with store.lock:
-        if handler.command == "POST" and len(parts) == 6:
-            obj = json.loads(body or b"{}")
-            name = obj.get("metadata", {}).get("name", "")
-            if obj.get("kind") != "ExternalSecret" or not name_rule.match(name) or len(name) > 253:
-                raise ApiError(422, "Invalid", "ExternalSecret.external-secrets.io is invalid")
-            if (namespace, name) in EXTERNAL_SECRETS:
-                raise ApiError(409, "AlreadyExists", f'externalsecrets.external-secrets.io "{name}" already exists')
-            obj["metadata"]["namespace"] = namespace
-            obj["metadata"]["resourceVersion"] = str(store.next_rv())
-            EXTERNAL_SECRETS[(namespace, name)] = obj
-            return handler.send_json(201, obj)
-        if handler.command != "GET":
-            raise ApiError(405, "MethodNotAllowed", "the server does not allow this method")
-        if len(parts) == 7:
-            obj = EXTERNAL_SECRETS.get((namespace, parts[6]))
-            if obj is None:
-                raise ApiError(404, "NotFound", f'externalsecrets.external-secrets.io "{parts[6]}" not found',
-                               {"name": parts[6], "group": "external-secrets.io", "kind": "externalsecrets"})
-            return handler.send_json(200, obj)
-        items = [o for (ns, _), o in sorted(EXTERNAL_SECRETS.items()) if ns == namespace]
-        return handler.send_json(200, {"kind": "ExternalSecretList", "apiVersion": "external-secrets.io/v1",
-                                       "metadata": {"resourceVersion": str(store.rv)}, "items": items})
 
 def table(resource, items):
     """A meta.k8s.io/v1 Table, what `kubectl get` asks for."""
@@ -1203,6 +1527,8 @@ def table(resource, items):
         columns = ["Name", "Type", "Data", "Age"]
     elif resource == "namespaces":
         columns = ["Name", "Status", "Age"]
+    elif resource in ("statefulsets", "daemonsets", "externalsecrets"):
+        columns = ["Name", "Age"]
     else:
         columns = ["Name", "Data", "Age"]
     rows = []
@@ -1216,6 +1542,8 @@ def table(resource, items):
             cells = [name, item.get("type", "Opaque"), len(item.get("data") or {}), "1m"]
         elif resource == "namespaces":
             cells = [name, (item.get("status") or {}).get("phase", "Active"), "1m"]
+        elif resource in ("statefulsets", "daemonsets", "externalsecrets"):
+            cells = [name, "1m"]
         else:
             cells = [name, len(item.get("data") or {}), "1m"]
         rows.append({"cells": cells, "object": {"kind": "PartialObjectMetadata",
@@ -1333,8 +1661,6 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, documents[path])
             if path.startswith("/openapi"):
                 raise ApiError(404, "NotFound", "the server could not find the requested resource")
-            if path.startswith("/apis/external-secrets.io/v1/"):
-                return external_secrets_answer(self, path, body)
             if path == "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" and authz \
                     and self.command == "POST":
                 return self.access_review(user, body)
@@ -1414,10 +1740,22 @@ class Handler(BaseHTTPRequestHandler):
                 key = f'{rule["namespace"]}/{rule["name"]}'
                 store.status_after_get[key] = int(rule.get("times", 1))
                 return self.send_json(200, {key: store.status_after_get[key]})
+            if path == "/_standin/eso" and self.command == "POST":
+                # {"stores": {NAME: {"address", "token", "mount"}}, "delayMs"}: the ESO-like
+                # controller's SecretStores, tokens kept in memory only.
+                config = json.loads(body or b"{}")
+                stores = dict(store.eso.stores) if store.eso else {}
+                stores.update(config.get("stores") or {})
+                store.eso = EsoController(store, stores, int(config.get("delayMs", 0)))
+                return self.send_json(200, {"stores": sorted(stores)})
+            if path == "/_standin/eso" and self.command == "GET":
+                return self.send_json(200, {"stores": sorted(store.eso.stores) if store.eso else [],
+                                            "syncs": store.eso.syncs if store.eso else 0})
             if path == "/_standin/rollout" and self.command == "POST":
                 rule = json.loads(body or b"{}")
                 return self.send_json(200, store.rollout_action(
-                    rule["namespace"], rule["name"], rule["action"]))
+                    rule["namespace"], rule["name"], rule["action"],
+                    rule.get("resource", "deployments")))
         raise ApiError(404, "NotFound", "unknown admin endpoint")
 
     def access_review(self, user, body):
@@ -1535,6 +1873,13 @@ class Handler(BaseHTTPRequestHandler):
             current = store.get(resource, namespace, name)
             content_type = self.headers.get("Content-Type", "").split(";")[0].strip()
             patch = json.loads(body)
+            if content_type == "application/strategic-merge-patch+json" \
+                    and resource in CUSTOM_RESOURCES:
+                # apiextensions-apiserver: no strategic merge for custom resources.
+                raise ApiError(415, "UnsupportedMediaType",
+                               "the body of the request was in an unknown format - accepted "
+                               "media types include: application/json-patch+json, "
+                               "application/merge-patch+json, application/apply-patch+yaml")
             if content_type == "application/strategic-merge-patch+json":
                 new = strategic_merge(current, patch)
             elif content_type == "application/merge-patch+json":

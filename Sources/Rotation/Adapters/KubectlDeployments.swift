@@ -28,33 +28,33 @@ public struct KubectlDeployments: DeploymentTarget {
   }
 
   public func patchEnv(
-    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
-    context: String?
+    namespace: String, kind: WorkloadKind, deployment: String, container: String?,
+    values: [String: SecretBytes], context: String?
   ) async throws {
     let client = client(namespace, context)
     let containers: [String]
     if let container {
       containers = [container]
     } else {
-      containers = try await client.deployment(deployment).containers.map(\.name)
+      containers = try await client.workload(kind, deployment).containers.map(\.name)
     }
     for name in containers {
-      try await client.setEnv(deployment: deployment, container: name, values: values)
+      try await client.setEnv(kind, deployment, container: name, values: values)
     }
   }
 
-  public func restart(namespace: String, deployment: String, context: String?) async throws
-    -> TemplateReferences?
-  {
-    try await client(namespace, context).rolloutRestart(deployment)
+  public func restart(
+    namespace: String, kind: WorkloadKind, deployment: String, context: String?
+  ) async throws -> TemplateReferences? {
+    try await client(namespace, context).rolloutRestart(kind, deployment)
   }
 
   public func waitForRollout(
-    namespace: String, deployment: String, timeout: Duration, context: String?,
-    progress: @escaping @Sendable (String) -> Void
+    namespace: String, kind: WorkloadKind, deployment: String, timeout: Duration,
+    context: String?, progress: @escaping @Sendable (String) -> Void
   ) async throws {
     try await client(namespace, context).rolloutStatus(
-      deployment, timeout: timeout, progress: progress)
+      kind, deployment, timeout: timeout, progress: progress)
   }
 
   public func can(_ verb: String, _ resource: String, namespace: String, context: String?)
@@ -63,10 +63,29 @@ public struct KubectlDeployments: DeploymentTarget {
     try await client(namespace, context).canI(verb, resource)
   }
 
-  public func templateReferences(namespace: String, deployment: String, context: String?)
-    async throws -> TemplateReferences?
+  public func templateReferences(
+    namespace: String, kind: WorkloadKind, deployment: String, context: String?
+  ) async throws -> TemplateReferences? {
+    try await client(namespace, context).templateReferences(kind, deployment)
+  }
+
+  public func secretOwner(namespace: String, name: String, context: String?) async throws
+    -> SecretOwner?
   {
-    try await client(namespace, context).templateReferences(deployment)
+    try await client(namespace, context).secretOwner(name)
+  }
+
+  public func requestSync(
+    _ owner: SecretOwner, namespace: String, context: String?, stamp: String
+  ) async throws -> Bool {
+    try await client(namespace, context).requestSync(owner, stamp: stamp)
+  }
+
+  public func keysDiffering(
+    namespace: String, secret: String, values: [String: SecretBytes], context: String?,
+    digest: @escaping @Sendable (UnsafeRawBufferPointer) -> [UInt8]
+  ) async throws -> [String] {
+    try await client(namespace, context).keysDiffering(in: secret, from: values, digest: digest)
   }
 
   public func exists(kind: String, name: String, namespace: String, context: String?)
