@@ -86,6 +86,7 @@ public enum RotationTargets {
     KubernetesDeploymentTarget.self,
     RedisSessionsTarget.self,
     LogScanTarget.self,
+    RedisUserTarget.self,
   ]
 
   static var sections: [String] { all.map { $0.section } }
