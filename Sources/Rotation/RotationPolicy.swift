@@ -14,6 +14,12 @@ public struct RotationPolicy: Sendable, Equatable {
   public var kubernetes: [KubernetesTarget]
   public var redis: [RedisTarget]
   public var logs: [LogScan]
+  /// Programs that apply rotated values to systems Lockstep does not speak.
+  public var hooks: [HookSpec] = []
+  /// Keys left as they are, each with the reason the evidence records.
+  public var keep: [KeptKey] = []
+  /// Keys a person rotates, completed with `rotate confirm`.
+  public var manual: [ManualKey] = []
 
   public struct VaultPaths: Sendable, Equatable {
     /// `mount/path` of the live secret.
@@ -117,7 +123,7 @@ extension RotationPolicy {
       throw PolicyError(file, nil, "not valid YAML")
     }
     let top = try PolicyNode(node: root, path: "", file: file).fields(allowed: [
-      "version", "name", "vault", "strategy", "rotate", "derive", "targets",
+      "version", "name", "vault", "strategy", "rotate", "derive", "targets", "keep", "manual",
     ])
     let versionNode = try top.required("version")
     guard try versionNode.int() == 1 else { throw versionNode.fail("only version 1 is known") }
@@ -184,7 +190,7 @@ extension RotationPolicy {
       name: try top["name"]?.string() ?? file, vault: vault, strategy: strategy, rotate: rotate,
       derive: derive, postgres: [], kubernetes: [], redis: [], logs: [])
     if let targets = try top["targets"]?.fields(allowed: [
-      "postgres", "kubernetes", "redis", "logs",
+      "postgres", "kubernetes", "redis", "logs", "hooks",
     ]) {
       for entry in try targets["postgres"]?.sequence() ?? [] {
         policy.postgres.append(try Self.postgresTarget(entry))
@@ -195,6 +201,9 @@ extension RotationPolicy {
       for entry in try targets["redis"]?.sequence() ?? [] {
         policy.redis.append(try Self.redisTarget(entry))
       }
+      for entry in try targets["hooks"]?.sequence() ?? [] {
+        policy.hooks.append(try HookSpec.parse(entry))
+      }
       for entry in try targets["logs"]?.sequence() ?? [] {
         let fields = try entry.fields(allowed: ["path", "pattern"])
         policy.logs.append(
@@ -203,7 +212,9 @@ extension RotationPolicy {
             pattern: try fields.required("pattern").string()))
       }
     }
+    (policy.keep, policy.manual) = try accounting(top)
     try policy.validate(file: file)
+    try policy.validateAccounting(file: file)
     return policy
   }
 
@@ -251,10 +262,12 @@ extension RotationPolicy {
       )
     }
     for target in kubernetes {
-      for key in target.keys where !seen.contains(key) {
+      for key in target.keys where !seen.contains(key) && !manual.contains(where: { $0.key == key })
+      {
         throw PolicyError(
           file, nil,
-          "targets.kubernetes \(target.deployment): key \(key) is neither rotated nor derived")
+          "targets.kubernetes \(target.deployment): key \(key) is neither rotated, derived nor a manual follow-up"
+        )
       }
     }
     for derived in derive {
