@@ -69,7 +69,9 @@ extension Rotator {
     if let own = checks.first(where: \.ownCredential) {
       throw RotationError.ownCredential(own.detail)
     }
-    let problems = checks.compactMap(\.problem)
+    var problems = checks.compactMap(\.problem)
+    if !resuming, let sentence = try unaccountedKeys() { problems.append(sentence) }
+    problems += try followUpRights()
     if !problems.isEmpty { throw RotationError.preflight(problems.joined(separator: "; ")) }
   }
 
@@ -395,6 +397,7 @@ extension Rotator {
       try evidence?.record(
         step: "logs", target: "log files", outcome: "ok", details: ["matches": scans])
     }
+    try recordAccounting()
     try store.destroy(policy.vault.staging)
     try evidence?.record(
       step: "finish", target: policy.vault.staging, outcome: "ok", details: ["staging": "destroyed"]

@@ -19,7 +19,7 @@ extension Lockstep {
       abstract: "Rotate compromised secrets across Vault, PostgreSQL, Kubernetes and Redis.",
       discussion:
         "The protocol, the policy schema and the evidence are described in docs/rotation.md.",
-      subcommands: [Plan.self, Run.self, Resume.self, Status.self, Abort.self])
+      subcommands: [Plan.self, Run.self, Resume.self, Status.self, Abort.self, Confirm.self])
   }
 }
 
