@@ -152,6 +152,7 @@ extension Rotator {
 
   func apply() throws {
     try requireStaged()
+    try applyHooks()
     guard let database else { return }
     for target in policy.postgres {
       guard let password = staged[target.passwordKey] else { continue }
