@@ -57,7 +57,7 @@ let libraries: [Target] = [
   .target(
     name: "Diagnostics",
     dependencies: [
-      "LockstepCore", "HTTP", "Vault", "Postgres", "Redis", "Kubernetes", "ObjectStore", "Rotation",
+      "LockstepCore", "HTTP", "Vault", "Postgres", "Redis", "Kubernetes", "ObjectStore",
     ]),
   .executableTarget(
     name: "lockstep",

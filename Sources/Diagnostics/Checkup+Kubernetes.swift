@@ -1,7 +1,6 @@
 import Foundation
 import Kubernetes
 import LockstepCore
-import Rotation
 
 extension Checkup {
   /// The kubeconfig kubectl would read: `$KUBECONFIG` (any of its files) or `~/.kube/config`.
@@ -17,10 +16,11 @@ extension Checkup {
 
   func kubernetesPlan() -> SystemPlan {
     let system = "Kubernetes"
-    let targets = policy?.kubernetes ?? []
+    let requirements = policy?.requirements(of: system) ?? []
+    let targetChecks = policy?.targetChecks[system]
     let path = value("PATH") ?? "/usr/bin:/bin"
     guard let executable = ChildProcess.which("kubectl", path: path) else {
-      guard targets.isEmpty else {
+      guard requirements.isEmpty else {
         return .done([
           .failed(
             system, "kubectl", "not on PATH",
@@ -32,7 +32,7 @@ extension Checkup {
       return .done([.skipped(system, "kubectl", "not configured (kubectl is not on PATH)")])
     }
     let kubeconfig = kubeconfig()
-    guard kubeconfig != nil || !targets.isEmpty else {
+    guard kubeconfig != nil || !requirements.isEmpty else {
       return .done([
         .skipped(
           system, "kubectl", "not configured (no kubeconfig: KUBECONFIG or ~/.kube/config)")
@@ -47,7 +47,7 @@ extension Checkup {
     return .run(CheckLog(system: system), subject: "kubectl (\(executable))") { log in
       log.pass("kubectl", executable)
       guard await Self.kubernetesBasics(KubectlClient(base), log) else { return }
-      await Self.kubernetesPolicy(base, targets, log)
+      await Self.kubernetesPolicy(base, requirements, targetChecks, log)
     }
   }
 
@@ -85,20 +85,24 @@ extension Checkup {
     do { return .success(try await body()) } catch { return .failure(error) }
   }
 
-  /// For each target namespace (and context): the rights a deploy step uses, and that each
-  /// deployment exists. The namespaces are checked concurrently: each check is a kubectl run.
+  /// For each namespace (and context) of the policy: the rights a deploy step uses
+  /// (its `kubectlCanI` requirements), and the targets' own checks (each deployment exists
+  /// and reads its Secret). Everything runs concurrently: each check is a kubectl run.
   static func kubernetesPolicy(
-    _ base: KubectlClient.Configuration, _ targets: [RotationPolicy.KubernetesTarget],
-    _ log: CheckLog
+    _ base: KubectlClient.Configuration, _ requirements: [PreflightRequirement],
+    _ targetChecks: (@Sendable () async -> [PreflightCheck])?, _ log: CheckLog
   ) async {
     struct Scope: Hashable, Sendable {
       let context: String?
       let namespace: String
       var label: String { context.map { "\($0)/\(namespace)" } ?? namespace }
     }
-    let scopes = targets.reduce(into: [Scope]()) { scopes, target in
-      let scope = Scope(context: target.context, namespace: target.namespace)
-      if !scopes.contains(scope) { scopes.append(scope) }
+    var probes: [(scope: Scope, name: String, verb: String, resource: String)] = []
+    for requirement in requirements {
+      guard case .kubectlCanI(let verb, let resource, let namespace, let context) = requirement.need
+      else { continue }
+      probes.append(
+        (Scope(context: context, namespace: namespace), requirement.name, verb, resource))
     }
     func client(_ scope: Scope) -> KubectlClient {
       var configuration = base
@@ -107,82 +111,52 @@ extension Checkup {
       return KubectlClient(configuration)
     }
     // Contexts other than the current one must exist before anything else is asked there.
-    var usable: [Scope] = []
-    for scope in scopes {
-      guard let context = scope.context else {
-        usable.append(scope)
-        continue
-      }
+    var missing = Set<String>()
+    var seen = Set<String>()
+    for probe in probes {
+      guard let context = probe.scope.context, seen.insert(context).inserted else { continue }
       let name = "kubectl context \(context)"
       log.begin(name)
       do {
-        _ = try await client(scope).currentContext()
+        _ = try await client(probe.scope).currentContext()
         log.pass(name, "exists")
-        usable.append(scope)
       } catch {
         log.fail(name, clause(error), problem: kubernetesSentence(error))
+        missing.insert(context)
       }
     }
-    enum Probe: Sendable {
-      case canI(verb: String, resource: String)
-      case deployment(RotationPolicy.KubernetesTarget)
-    }
-    var probes: [(Scope, Probe)] = []
-    for scope in usable {
-      probes.append((scope, .canI(verb: "patch", resource: "deployments")))
-      probes.append((scope, .canI(verb: "patch", resource: "secrets")))
-      for target in targets
-      where target.namespace == scope.namespace && target.context == scope.context {
-        probes.append((scope, .deployment(target)))
-      }
-    }
+    let usable = probes.filter { $0.scope.context.map { !missing.contains($0) } ?? true }
+    async let own = targetChecks?() ?? []
     let results = await withTaskGroup(of: (Int, CheckResult).self) { group in
-      for (index, (scope, probe)) in probes.enumerated() {
-        let kubectl = client(scope)
+      for (index, probe) in usable.enumerated() {
+        let kubectl = client(probe.scope)
         group.addTask {
-          switch probe {
-          case .canI(let verb, let resource):
-            let name = "kubectl can-i \(verb) \(resource) (\(scope.label))"
-            do {
-              if try await kubectl.canI(verb, resource) {
-                return (index, .passed("Kubernetes", name, "yes"))
-              }
-              return (
-                index,
-                .failed(
-                  "Kubernetes", name, "no",
-                  problem:
-                    "kubectl may not \(verb) \(resource) in namespace \(scope.label), which the rotation's deploy step needs."
-                )
-              )
-            } catch {
-              return (
-                index,
-                .failed("Kubernetes", name, clause(error), problem: kubernetesSentence(error))
-              )
-            }
-          case .deployment(let target):
-            // The rotation preflight's own check: the deployment exists and reads the
-            // Secret the rotation writes (kubectl blocks: a thread of its own).
-            let deployments = KubectlDeployments(base: base)
-            let check = try? await onDedicatedThread {
-              RotationPreflight.referenceCheck(target, deployments)
+          do {
+            if try await kubectl.canI(probe.verb, probe.resource) {
+              return (index, .passed("Kubernetes", probe.name, "yes"))
             }
             return (
               index,
-              check.map(result)
-                ?? .failed(
-                  "Kubernetes", "deployment \(target.deployment)", "not checked",
-                  problem: "The deployment \(target.deployment) could not be checked.")
+              .failed(
+                "Kubernetes", probe.name, "no",
+                problem:
+                  "kubectl may not \(probe.verb) \(probe.resource) in namespace \(probe.scope.label), which the rotation's deploy step needs."
+              )
+            )
+          } catch {
+            return (
+              index,
+              .failed("Kubernetes", probe.name, clause(error), problem: kubernetesSentence(error))
             )
           }
         }
       }
       var byIndex: [Int: CheckResult] = [:]
       for await (index, result) in group { byIndex[index] = result }
-      return probes.indices.compactMap { byIndex[$0] }
+      return usable.indices.compactMap { byIndex[$0] }
     }
     for result in results { log.record(result) }
+    for check in await own { log.record(result(check)) }
   }
 
   /// KubernetesError's sentences start in lower case and name kubectl or Kubernetes.

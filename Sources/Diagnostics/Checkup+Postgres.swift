@@ -1,6 +1,5 @@
 import LockstepCore
 import Postgres
-import Rotation
 
 extension Checkup {
   /// The variables that say "this machine talks to a PostgreSQL".
@@ -8,9 +7,9 @@ extension Checkup {
 
   func postgresPlan() -> SystemPlan {
     let system = "PostgreSQL"
-    let targets = policy?.postgres ?? []
-    let policy = self.policy
-    guard Self.postgresVariables.contains(where: { value($0) != nil }) || !targets.isEmpty else {
+    let policyChecks = policy?.needs(system) == true ? policy?.targetChecks[system] : nil
+    guard Self.postgresVariables.contains(where: { value($0) != nil }) || policyChecks != nil
+    else {
       return .done([
         .skipped(
           system, "PostgreSQL", "not configured (no PGHOST, PGSERVICE, PGDATABASE or PGUSER)")
@@ -22,15 +21,17 @@ extension Checkup {
       [value("PGHOST").map { "host \($0)" }, value("PGSERVICE").map { "service \($0)" }]
       .compactMap { $0 }.first ?? "the PG* defaults"
     return .run(CheckLog(system: system), subject: "PostgreSQL (\(place))") { log in
-      // libpq blocks: the whole sequence runs on a thread of its own.
-      _ = try? await onDedicatedThread { Self.postgresChecks(configuration, policy, log) }
+      // libpq blocks: the login runs on a thread of its own.
+      let connected = (try? await onDedicatedThread { Self.postgresChecks(configuration, log) })
+      guard connected == true, let policyChecks else { return }
+      // The policy's requirements are the rotation preflight's own checks (one place).
+      log.begin("PostgreSQL rotation preflight")
+      for check in await policyChecks() { log.record(Checkup.result(check)) }
     }
   }
 
-  static func postgresChecks(
-    _ configuration: PostgresConfiguration, _ policy: RotationPolicy?, _ log: CheckLog
-  ) {
-    let targets = policy?.postgres ?? []
+  /// The login works; false when it does not.
+  static func postgresChecks(_ configuration: PostgresConfiguration, _ log: CheckLog) -> Bool {
     log.begin("PostgreSQL login")
     let connection: PostgresConnection
     let info: PostgresServerInfo
@@ -39,32 +40,20 @@ extension Checkup {
       info = try connection.ping()
     } catch {
       log.fail("PostgreSQL login", clause(error), problem: sentence(error))
-      return
+      return false
     }
     defer { connection.close() }
     let version = info.version.split(separator: " ").first.map(String.init) ?? info.version
     log.pass(
       "PostgreSQL login",
       "\(info.user)@\(info.server)/\(info.database), PostgreSQL \(version)")
-    guard let policy, !targets.isEmpty else { return }
-    // The policy's requirements are the rotation preflight's own checks (one place).
-    log.begin("PostgreSQL rotation preflight")
-    let roles: PostgresRoles
-    do {
-      roles = try PostgresRoles(configuration: configuration)
-    } catch {
-      log.fail("PostgreSQL rotation preflight", clause(error), problem: sentence(error))
-      return
-    }
-    let preflight = RotationPreflight(
-      policy: policy, store: nil, database: roles, deployments: nil, sessions: [:])
-    for check in preflight.postgres(live: nil) { log.record(result(check)) }
+    return true
   }
 }
 
 extension Checkup {
   /// A rotation preflight check as a doctor line.
-  static func result(_ check: RotationPreflight.Check) -> CheckResult {
+  static func result(_ check: PreflightCheck) -> CheckResult {
     guard let problem = check.problem else {
       return .passed(check.system, check.name, check.detail)
     }

@@ -1,26 +1,35 @@
 import Foundation
 import LockstepCore
 import Redis
-import Rotation
 
 extension Checkup {
+  /// What a policy's Redis requirement asks: SCAN and UNLINK on a pattern, or FLUSHDB.
+  struct RedisNeed: Sendable {
+    var pattern: String?
+    var flushDatabase: Bool
+  }
+
   func redisPlan() -> SystemPlan {
     let system = "Redis"
-    // The base check uses REDIS_URL; each policy target names its own variable.
-    var variables: [(variable: String, targets: [RotationPolicy.RedisTarget])] = []
+    // The base check uses REDIS_URL; each policy requirement names its own variable.
+    var variables: [(variable: String, targets: [RedisNeed])] = []
     if value("REDIS_URL") != nil { variables.append(("REDIS_URL", [])) }
-    for target in policy?.redis ?? [] {
-      if let index = variables.firstIndex(where: { $0.variable == target.urlVariable }) {
-        variables[index].targets.append(target)
+    for requirement in policy?.requirements(of: system) ?? [] {
+      guard case .redisCommands(let variable, let pattern, let commands) = requirement.need else {
+        continue
+      }
+      let need = RedisNeed(pattern: pattern, flushDatabase: commands.contains("FLUSHDB"))
+      if let index = variables.firstIndex(where: { $0.variable == variable }) {
+        variables[index].targets.append(need)
       } else {
-        variables.append((target.urlVariable, [target]))
+        variables.append((variable, [need]))
       }
     }
     guard !variables.isEmpty else {
       return .done([.skipped(system, "Redis", "not configured (REDIS_URL is not set)")])
     }
     var early: [CheckResult] = []
-    var checks: [(String, RedisConfiguration, [RotationPolicy.RedisTarget])] = []
+    var checks: [(String, RedisConfiguration, [RedisNeed])] = []
     for (variable, targets) in variables {
       let name = variable == "REDIS_URL" ? "Redis PING" : "Redis PING ($\(variable))"
       guard let url = value(variable) else {
@@ -68,7 +77,7 @@ extension Checkup {
 
   static func redisChecks(
     _ variable: String, _ configuration: RedisConfiguration,
-    _ targets: [RotationPolicy.RedisTarget], _ log: CheckLog
+    _ targets: [RedisNeed], _ log: CheckLog
   ) {
     let name = variable == "REDIS_URL" ? "Redis PING" : "Redis PING ($\(variable))"
     log.begin(name)

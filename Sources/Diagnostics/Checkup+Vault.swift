@@ -1,6 +1,5 @@
 import Foundation
 import LockstepCore
-import Rotation
 import Vault
 
 extension Checkup {
@@ -101,14 +100,16 @@ extension Checkup {
     return false
   }
 
-  /// What `rotate run` does in Vault: KV v2 for check-and-set, the live secret present, and
-  /// the token's capabilities on the secret, staging and lock paths.
-  static func vaultPolicy(_ client: VaultClient, _ policy: RotationPolicy, _ log: CheckLog) async {
-    let paths = policy.vault
+  /// What `rotate run` does in Vault, rendered from the policy's requirements: KV v2 for
+  /// check-and-set, the live secret present, and the token's capabilities on the secret,
+  /// staging and lock paths.
+  static func vaultPolicy(_ client: VaultClient, _ policy: PreflightPlan, _ log: CheckLog) async {
     var apiPaths: [(name: String, shown: String, api: String, needs: [String])] = []
-    for (role, path) in [
-      ("secret", paths.secret), ("staging", paths.staging), ("lock", paths.lock),
-    ] {
+    var liveSecrets: [String] = []
+    for requirement in policy.requirements(of: "Vault") {
+      if case .vaultSecret(let path) = requirement.need { liveSecrets.append(path) }
+      guard case .vaultRights(let role, let path, let rights, let metadataDelete) = requirement.need
+      else { continue }
       let name = "Vault \(role) mount"
       log.begin(name)
       do {
@@ -123,15 +124,13 @@ extension Checkup {
           )
           continue
         }
-        if role == "secret" {
+        if !metadataDelete {
           log.pass(name, "\(mount.path) is KV version 2")
         }
         let data = mount.path + "data/" + relative
         let metadata = mount.path + "metadata/" + relative
-        if role == "secret" {
-          apiPaths.append(("Vault secret access", path, data, ["read", "update"]))
-        } else {
-          apiPaths.append(("Vault \(role) access", path, data, ["read", "create", "update"]))
+        apiPaths.append((requirement.name, path, data, rights))
+        if metadataDelete {
           apiPaths.append(("Vault \(role) cleanup", path, metadata, ["delete"]))
         }
       } catch {
@@ -142,20 +141,22 @@ extension Checkup {
       }
     }
 
-    log.begin("Vault live secret")
-    do {
-      _ = try await client.read(paths.secret)
-      log.pass("Vault live secret", "\(paths.secret) exists")
-    } catch VaultError.notFound, VaultError.versionDeleted, VaultError.versionDestroyed {
-      log.fail(
-        "Vault live secret", "\(paths.secret) not found",
-        problem:
-          "The policy's live secret \(paths.secret) does not exist in Vault: there is nothing to rotate."
-      )
-    } catch {
-      log.fail(
-        "Vault live secret", clause(error),
-        problem: finish("Vault could not read the live secret \(paths.secret): \(clause(error))"))
+    for secret in liveSecrets {
+      log.begin("Vault live secret")
+      do {
+        _ = try await client.read(secret)
+        log.pass("Vault live secret", "\(secret) exists")
+      } catch VaultError.notFound, VaultError.versionDeleted, VaultError.versionDestroyed {
+        log.fail(
+          "Vault live secret", "\(secret) not found",
+          problem:
+            "The policy's live secret \(secret) does not exist in Vault: there is nothing to rotate."
+        )
+      } catch {
+        log.fail(
+          "Vault live secret", clause(error),
+          problem: finish("Vault could not read the live secret \(secret): \(clause(error))"))
+      }
     }
 
     guard !apiPaths.isEmpty else { return }

@@ -1,6 +1,5 @@
 import Foundation
 import LockstepCore
-import Rotation
 
 /// `lockstep doctor`: can each configured outside system be reached, with credentials that
 /// work, and (given a rotation policy) with the rights a rotation will need?
@@ -15,7 +14,9 @@ import Rotation
 /// black-holed costs seconds, not the minutes of a client's default time-outs.
 public struct Checkup: Sendable {
   public var environment: [String: String]
-  public var policy: RotationPolicy?
+  /// A rotation policy's requirements (`RotationPreflight.doctorPlan`), nil without
+  /// `--policy`.
+  public var policy: PreflightPlan?
   /// How long one system's checks may take in all.
   public var timeout: Duration
 
@@ -30,7 +31,7 @@ public struct Checkup: Sendable {
 
   public init(
     environment: [String: String] = ProcessInfo.processInfo.environment,
-    policy: RotationPolicy? = nil, timeout: Duration = .seconds(Checkup.defaultTimeoutSeconds)
+    policy: PreflightPlan? = nil, timeout: Duration = .seconds(Checkup.defaultTimeoutSeconds)
   ) {
     self.environment = environment
     self.policy = policy
@@ -78,7 +79,7 @@ public struct Checkup: Sendable {
 
   /// Client time-outs inside the overall deadline, so a client's own error (with its
   /// reason) usually arrives before the deadline's generic one.
-  var clientTimeout: Duration {
+  public var clientTimeout: Duration {
     max(timeout - .milliseconds(500), .milliseconds(500))
   }
 

@@ -64,6 +64,12 @@ public final class EvidenceLog {
   }
 
   /// The HMAC-SHA-256 fingerprint of a value, as written in evidence details.
+  /// `fingerprint` as a sendable function, for work that runs away from the log.
+  public var fingerprinter: @Sendable (SecretBytes) -> String {
+    let key = fingerprintKey
+    return { "hmac-sha256:" + Hex.encode(HMACSHA256.authenticate($0, key: key)) }
+  }
+
   public func fingerprint(_ value: SecretBytes) -> String {
     "hmac-sha256:" + Hex.encode(HMACSHA256.authenticate(value, key: fingerprintKey))
   }

@@ -70,15 +70,10 @@ public enum EvidenceReport {
         }
       }
       if step == "accounting" {
-        for item in details["manual_pending"] as? [[String: Any]] ?? [] {
-          let instructions = item["instructions"] as? String ?? ""
-          followUps.append(
-            "- \(item["key"] as? String ?? "?")\(instructions.isEmpty ? "" : ": \(instructions)") (pending until `lockstep rotate confirm`)"
-          )
+        for item in details["manual_pending"] as? [String] ?? [] {
+          followUps.append("- \(item) (pending until `lockstep rotate confirm`)")
         }
-        for item in details["kept"] as? [[String: Any]] ?? [] {
-          kept.append("- \(item["key"] as? String ?? "?"): \(item["reason"] as? String ?? "")")
-        }
+        for item in details["kept"] as? [String] ?? [] { kept.append("- \(item)") }
       }
       if outcome == "resumed" {
         interruptions.append(

@@ -5,7 +5,7 @@ import LockstepCore
   import Glibc
 #endif
 
-extension PostgresConnection: PostgresRoleManaging {
+extension PostgresConnection {
   public func ping() throws(PostgresError) -> PostgresServerInfo {
     let row = try query(
       "SELECT current_user AS usr, current_database() AS db, "

@@ -64,7 +64,9 @@ public struct BlastRadius: Sendable, Equatable {
       targets += policy.hooks.filter { $0.keys.contains(key) }.map { "hook \($0.name)" }
       return targets.isEmpty ? .rotated : .rotatedByTarget(targets.joined(separator: ", "))
     }
-    if policy.switchedUserKeys.contains(key) { return .switched }
+    if policy.targets.contains(where: { $0.changedKeys(in: policy).contains(key) }) {
+      return .switched
+    }
     if let derived = policy.derive.first(where: { $0.key == key }) {
       return .derived(derived.template.references)
     }

@@ -6,25 +6,25 @@ public struct PolicyError: LockstepError, Equatable {
   public let description: String
   public var exitStatus: ExitStatus { .dataError }
 
-  init(_ file: String, _ line: Int?, _ message: String) {
+  public init(_ file: String, _ line: Int?, _ message: String) {
     description = line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)"
   }
 }
 
 /// Walks a YAML node tree with the file and line at hand, so that every error about a
 /// policy says where it is; Codable decoding would lose the line numbers.
-struct PolicyNode {
+public struct PolicyNode {
   let node: Node
   let path: String
   let file: String
 
-  var line: Int? { node.mark?.line }
+  public var line: Int? { node.mark?.line }
 
-  func fail(_ message: String) -> PolicyError {
+  public func fail(_ message: String) -> PolicyError {
     PolicyError(file, line, path.isEmpty ? message : "\(path): \(message)")
   }
 
-  func mapping() throws(PolicyError) -> [(key: String, value: PolicyNode)] {
+  public func mapping() throws(PolicyError) -> [(key: String, value: PolicyNode)] {
     guard case .mapping(let mapping) = node else { throw fail("expected a mapping") }
     return mapping.map { key, value in
       let name = key.string ?? ""
@@ -34,30 +34,30 @@ struct PolicyNode {
     }
   }
 
-  func sequence() throws(PolicyError) -> [PolicyNode] {
+  public func sequence() throws(PolicyError) -> [PolicyNode] {
     guard case .sequence(let sequence) = node else { throw fail("expected a list") }
     return sequence.enumerated().map { index, value in
       PolicyNode(node: value, path: "\(path)[\(index)]", file: file)
     }
   }
 
-  func string() throws(PolicyError) -> String {
+  public func string() throws(PolicyError) -> String {
     guard case .scalar(let scalar) = node else { throw fail("expected a string") }
     return scalar.string
   }
 
-  func int() throws(PolicyError) -> Int {
+  public func int() throws(PolicyError) -> Int {
     guard let value = node.int else { throw fail("expected a whole number") }
     return value
   }
 
-  func bool() throws(PolicyError) -> Bool {
+  public func bool() throws(PolicyError) -> Bool {
     guard let value = node.bool else { throw fail("expected true or false") }
     return value
   }
 
   /// A duration such as `90s`, `5m`, `1h` or a bare number of seconds.
-  func duration() throws(PolicyError) -> Duration {
+  public func duration() throws(PolicyError) -> Duration {
     let text = try string()
     let units: [(String, Int)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
     for (suffix, milliseconds) in units where text.hasSuffix(suffix) {
@@ -71,7 +71,7 @@ struct PolicyNode {
 
   /// The fields of a mapping by name, refusing names the schema does not know (a typo in a
   /// security policy must not be silently ignored).
-  func fields(allowed: Set<String>) throws(PolicyError) -> Fields {
+  public func fields(allowed: Set<String>) throws(PolicyError) -> Fields {
     var values: [String: PolicyNode] = [:]
     for (key, value) in try mapping() {
       guard allowed.contains(key) else {
@@ -83,13 +83,13 @@ struct PolicyNode {
     return Fields(owner: self, values: values)
   }
 
-  struct Fields {
-    let owner: PolicyNode
+  public struct Fields {
+    public let owner: PolicyNode
     let values: [String: PolicyNode]
 
-    subscript(name: String) -> PolicyNode? { values[name] }
+    public subscript(name: String) -> PolicyNode? { values[name] }
 
-    func required(_ name: String) throws(PolicyError) -> PolicyNode {
+    public func required(_ name: String) throws(PolicyError) -> PolicyNode {
       guard let value = values[name] else { throw owner.fail("missing required field \"\(name)\"") }
       return value
     }

@@ -65,73 +65,38 @@ public enum RotationPlan {
     }
     lines.append("")
     lines.append("Steps:")
-    lines.append("  1 lock        take \(policy.vault.lock) with cas=0")
-    lines.append("  2 stage       generate new values, write them to \(policy.vault.staging)")
-    for target in policy.postgres {
-      let ending = target.terminateSessions ? ", end its other sessions" : ""
-      if policy.strategy == .alternating, let alternate = target.alternateRole,
-        let userKey = target.userKey
-      {
-        var inUse: String?
-        if case .success(let secret?) = live {
-          inUse = [target.role, alternate].first {
-            secret.values[userKey]?.unsafeUTF8String() == $0
-          }
-        }
-        let next = inUse.map { $0 == target.role ? alternate : target.role }
-        lines.append(
-          "  3 apply       roles \(target.role)/\(alternate) alternate; in use: \(inUse ?? "unknown"); "
-            + "give \(next ?? "the other role") the memberships of the one in use, ALTER ROLE "
-            + "\(next ?? "…") PASSWORD '<SCRAM-SHA-256 verifier>'\(ending)")
-        lines.append(
-          "  4 verify      new password logs in to \(target.verifyDatabase), memberships equal; "
-            + "\(inUse ?? "the role in use") keeps working until the next rotation")
-        lines.append("                (promote sets \(userKey) to \(next ?? "the other role"))")
-      } else {
-        lines.append(
-          "  3 apply       ALTER ROLE \(target.role) PASSWORD '<SCRAM-SHA-256 verifier>'\(ending)")
-        lines.append(
-          "  4 verify      new password logs in to \(target.verifyDatabase), old one is refused")
+    let context = PlanContext(policy: policy, live: try? live?.get())
+    let planned = policy.targets.map { $0.plan(context) }
+    func show(_ step: Rotator.Step, _ text: String) {
+      let number = (Rotator.Step.allCases.firstIndex(of: step) ?? 0) + 1
+      let name = step.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)
+      lines.append("  \(number) \(name) \(text)")
+    }
+    func show(_ steps: Set<Rotator.Step>) {
+      for line in planned.flatMap({ $0 }) where steps.contains(line.step) {
+        show(line.step, line.text)
       }
     }
-    for hook in policy.hooks {
-      lines.append(
-        "  3 apply       hook \(hook.name): run \(hook.executable) with \(hook.keys.joined(separator: ", ")) on stdin (timeout \(hook.timeout))"
-      )
-    }
-    lines.append("  5 promote     write \(policy.vault.secret) with check-and-set, other keys kept")
-    for target in policy.kubernetes {
-      let how =
-        target.mode == .secret
-        ? "update Secret \(target.secretName ?? target.deployment)"
-        : "patch env of \(target.container ?? "every container")"
-      lines.append(
-        "  6 deploy      \(target.namespace)/\(target.deployment): \(how) (\(target.keys.joined(separator: ", "))), rollout restart, wait ≤ \(target.rolloutTimeout)"
-      )
-    }
-    for target in policy.redis {
-      lines.append(
-        target.flushDatabase
-          ? "  7 invalidate  FLUSHDB on $\(target.urlVariable) (every key!)"
-          : "  7 invalidate  SCAN + UNLINK \(target.pattern ?? "") on $\(target.urlVariable), batches of \(target.batch)"
-      )
-    }
+    show(.lock, "take \(policy.vault.lock) with cas=0")
+    show(.stage, "generate new values, write them to \(policy.vault.staging)")
+    show([.apply, .verify])
+    show(.promote, "write \(policy.vault.secret) with check-and-set, other keys kept")
+    show([.deploy])
+    show([.invalidate])
+    show([.finish])
     for manual in policy.manual {
-      lines.append(
-        "  8 follow-up   \(manual.key) stays pending for a person: rotate it, then `lockstep rotate confirm --key \(manual.key)`"
+      show(
+        .finish,
+        "\(manual.key) stays pending for a person: rotate it, then `lockstep rotate confirm --key \(manual.key)`"
       )
     }
-    lines.append(
-      "  8 finish      scan \(policy.logs.count) log file(s), destroy staging, seal evidence, release lock"
-    )
+    show(.finish, "destroy staging, seal evidence, release lock")
     lines.append("")
     lines.append(
-      "Preflight checks before any change: the live secret exists and Vault rights; PostgreSQL "
-        + "CREATEROLE (and pg_signal_backend), each role and verify database exist and pg_hba.conf "
-        + "admits the role with a challenge (never a cleartext password); each namespace, "
-        + "deployment and Secret exists and the deployment reads the Secret; kubectl rights; "
-        + "Redis SCAN/UNLINK (`lockstep doctor --policy` shows the same checks)"
-    )
+      "Preflight checks before any change (`lockstep doctor --policy` shows the same checks):")
+    for requirement in RotationPreflight.vaultRequirements(policy) + policy.requirements {
+      lines.append("  \(requirement.name): \(describe(requirement.need))")
+    }
     return lines
   }
 
@@ -169,6 +134,22 @@ public enum RotationPlan {
       object["live_error"] = "\(error)"
     }
     return object
+  }
+
+  /// A requirement in words.
+  public static func describe(_ need: PreflightRequirement.Need) -> String {
+    switch need {
+    case .vaultSecret(let path): "\(path) exists"
+    case .vaultRights(_, let path, let rights, let metadataDelete):
+      "the token may \(rights.joined(separator: ", ")) \(path)"
+        + (metadataDelete ? " and delete its metadata" : "")
+    case .kubectlCanI(let verb, let resource, let namespace, let context):
+      "kubectl may \(verb) \(resource) in \(context.map { "\($0)/" } ?? "")\(namespace)"
+    case .redisCommands(let variable, let pattern, let commands):
+      "$\(variable) allows \(commands.joined(separator: ", "))"
+        + (pattern.map { " on \($0)" } ?? " on the whole database")
+    case .described(let text): text
+    }
   }
 
   static func describe(_ generator: SecretGenerator) -> String {

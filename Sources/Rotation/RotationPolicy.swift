@@ -1,21 +1,17 @@
 import LockstepCore
-import Redis
 import Yams
 
 /// A rotation policy: which Vault secret, which keys to regenerate and how, which keys are
 /// derived from them, and which systems must learn the new values. Schema: docs/rotation.md.
-public struct RotationPolicy: Sendable, Equatable {
+public struct RotationPolicy: Sendable {
   public var name: String
   public var vault: VaultPaths
   public var strategy: Strategy
   public var rotate: [RotatedKey]
   public var derive: [DerivedKey]
-  public var postgres: [PostgresTarget]
-  public var kubernetes: [KubernetesTarget]
-  public var redis: [RedisTarget]
-  public var logs: [LogScan]
-  /// Programs that apply rotated values to systems Lockstep does not speak.
-  public var hooks: [HookSpec] = []
+  /// Every system the rotation changes or informs, in the order of `RotationTargets.all`
+  /// (then of the policy): each is one file under `Targets/`.
+  public var targets: [any RotationTarget]
   /// Keys left as they are, each with the reason the evidence records.
   public var keep: [KeptKey] = []
   /// Keys a person rotates, completed with `rotate confirm`.
@@ -49,60 +45,22 @@ public struct RotationPolicy: Sendable, Equatable {
     public var template: ValueTemplate
   }
 
-  public struct PostgresTarget: Sendable, Equatable {
-    public var role: String
-    /// The rotated key whose new value becomes the role's password.
-    public var passwordKey: String
-    public var terminateSessions: Bool
-    /// Database used to prove the new password logs in (and the old one is refused).
-    public var verifyDatabase: String
-    /// For `strategy: alternating`: the second role used in turn.
-    public var alternateRole: String?
-    /// For `strategy: alternating`: the key of the live secret that names the role the
-    /// application logs in as; a rotation sets it to the other role of the pair.
-    public var userKey: String?
-  }
-
-  public struct KubernetesTarget: Sendable, Equatable {
-    public enum Mode: String, Sendable, Equatable {
-      case secret, env
-    }
-    public var deployment: String
-    public var namespace: String
-    public var context: String?
-    public var mode: Mode
-    /// The Secret updated in `secret` mode.
-    public var secretName: String?
-    /// The container whose env is patched in `env` mode (all containers when nil).
-    public var container: String?
-    /// The keys this deployment receives.
-    public var keys: [String]
-    public var rolloutTimeout: Duration
-  }
-
-  public struct RedisTarget: Sendable, Equatable {
-    /// Environment variable holding the Redis URL (never the URL itself in the policy).
-    public var urlVariable: String
-    public var pattern: String?
-    public var batch: Int
-    /// Wipes the whole database; only when the policy says so explicitly.
-    public var flushDatabase: Bool
-  }
-
-  public struct LogScan: Sendable, Equatable {
-    public var path: String
-    public var pattern: String
-  }
-
-  /// Every key whose value changes in a rotation: rotated, the role names an alternating
-  /// rotation switches, then derived (rendered last, so templates see the new role).
+  /// Every key whose value changes in a rotation: rotated, those targets change (the role
+  /// names an alternating rotation switches), then derived (rendered last, so templates see
+  /// the new role).
   public var changedKeys: [String] {
-    rotate.map(\.key) + switchedUserKeys + derive.map(\.key)
+    rotate.map(\.key) + targets.flatMap { $0.changedKeys(in: self) } + derive.map(\.key)
   }
 
-  /// The keys naming the login role, which `strategy: alternating` switches each time.
-  public var switchedUserKeys: [String] {
-    strategy == .alternating ? postgres.compactMap(\.userKey) : []
+  /// The targets of one kind, in policy order.
+  public func targets<T: RotationTarget>(_ type: T.Type) -> [T] {
+    targets.compactMap { $0 as? T }
+  }
+
+  /// Every requirement of every target, each once, in target order.
+  public var requirements: [PreflightRequirement] {
+    var seen = Set<PreflightRequirement>()
+    return targets.flatMap { $0.requirements(in: self) }.filter { seen.insert($0).inserted }
   }
 }
 
@@ -188,28 +146,12 @@ extension RotationPolicy {
 
     var policy = RotationPolicy(
       name: try top["name"]?.string() ?? file, vault: vault, strategy: strategy, rotate: rotate,
-      derive: derive, postgres: [], kubernetes: [], redis: [], logs: [])
-    if let targets = try top["targets"]?.fields(allowed: [
-      "postgres", "kubernetes", "redis", "logs", "hooks",
-    ]) {
-      for entry in try targets["postgres"]?.sequence() ?? [] {
-        policy.postgres.append(try Self.postgresTarget(entry))
-      }
-      for entry in try targets["kubernetes"]?.sequence() ?? [] {
-        policy.kubernetes.append(try Self.kubernetesTarget(entry))
-      }
-      for entry in try targets["redis"]?.sequence() ?? [] {
-        policy.redis.append(try Self.redisTarget(entry))
-      }
-      for entry in try targets["hooks"]?.sequence() ?? [] {
-        policy.hooks.append(try HookSpec.parse(entry))
-      }
-      for entry in try targets["logs"]?.sequence() ?? [] {
-        let fields = try entry.fields(allowed: ["path", "pattern"])
-        policy.logs.append(
-          LogScan(
-            path: try fields.required("path").string(),
-            pattern: try fields.required("pattern").string()))
+      derive: derive, targets: [])
+    if let sections = try top["targets"]?.fields(allowed: Set(RotationTargets.sections)) {
+      for type in RotationTargets.all {
+        for entry in try sections[type.section]?.sequence() ?? [] {
+          policy.targets.append(try type.parse(entry))
+        }
       }
     }
     (policy.keep, policy.manual) = try accounting(top)
@@ -222,52 +164,16 @@ extension RotationPolicy {
   /// (or, for templates, read from the live secret at run time).
   func validate(file: String) throws(PolicyError) {
     let rotated = Set(rotate.map(\.key))
-    if strategy == .alternating {
-      guard !postgres.isEmpty else {
-        throw PolicyError(file, nil, "strategy alternating needs a targets.postgres role pair")
-      }
-      for target in postgres {
-        guard let alternate = target.alternateRole, let userKey = target.userKey else {
-          throw PolicyError(
-            file, nil,
-            "strategy alternating needs alternate_role and user_key for postgres role \(target.role)"
-          )
-        }
-        guard alternate != target.role else {
-          throw PolicyError(
-            file, nil, "postgres role \(target.role): alternate_role must be a different role")
-        }
-        guard !rotated.contains(userKey) && !derive.contains(where: { $0.key == userKey }) else {
-          throw PolicyError(
-            file, nil,
-            "postgres role \(target.role): user_key \(userKey) names the role, so it cannot also be rotated or derived"
-          )
-        }
-      }
-    } else if let target = postgres.first(where: { $0.alternateRole != nil || $0.userKey != nil }) {
-      throw PolicyError(
-        file, nil,
-        "postgres role \(target.role): alternate_role and user_key need strategy: alternating")
+    for target in targets { try target.validate(in: self, file: file) }
+    // Alternating means a pair of logins used in turn: some target must switch the key
+    // naming the one in use.
+    if strategy == .alternating, !targets.contains(where: { !$0.changedKeys(in: self).isEmpty }) {
+      throw PolicyError(file, nil, "strategy alternating needs a targets.postgres role pair")
     }
     var seen = Set<String>()
     for key in changedKeys {
       guard seen.insert(key).inserted else {
         throw PolicyError(file, nil, "key \(key) is rotated or derived twice")
-      }
-    }
-    for target in postgres where !rotated.contains(target.passwordKey) {
-      throw PolicyError(
-        file, nil,
-        "targets.postgres role \(target.role): password_key \(target.passwordKey) is not a rotated key"
-      )
-    }
-    for target in kubernetes {
-      for key in target.keys where !seen.contains(key) && !manual.contains(where: { $0.key == key })
-      {
-        throw PolicyError(
-          file, nil,
-          "targets.kubernetes \(target.deployment): key \(key) is neither rotated, derived nor a manual follow-up"
-        )
       }
     }
     for derived in derive {
@@ -333,60 +239,6 @@ extension RotationPolicy {
     default:
       throw node.fail("give exactly one of bytes or password")
     }
-  }
-
-  static func postgresTarget(_ node: PolicyNode) throws(PolicyError) -> PostgresTarget {
-    let fields = try node.fields(allowed: [
-      "role", "password_key", "terminate_sessions", "verify_database", "alternate_role",
-      "user_key",
-    ])
-    return PostgresTarget(
-      role: try fields.required("role").string(),
-      passwordKey: try keyName(try fields.required("password_key")),
-      terminateSessions: try fields["terminate_sessions"]?.bool() ?? true,
-      verifyDatabase: try fields["verify_database"]?.string() ?? "postgres",
-      alternateRole: try fields["alternate_role"]?.string(),
-      userKey: try fields["user_key"].map { node throws(PolicyError) in try keyName(node) })
-  }
-
-  static func kubernetesTarget(_ node: PolicyNode) throws(PolicyError) -> KubernetesTarget {
-    let fields = try node.fields(allowed: [
-      "deployment", "namespace", "context", "mode", "secret", "container", "keys",
-      "rollout_timeout",
-    ])
-    let modeNode = try fields.required("mode")
-    guard let mode = KubernetesTarget.Mode(rawValue: try modeNode.string()) else {
-      throw modeNode.fail("expected secret or env")
-    }
-    let secretName = try fields["secret"]?.kubernetesName(.secret)
-    if mode == .secret && secretName == nil { throw node.fail("mode secret needs a secret name") }
-    var keys: [String] = []
-    for entry in try fields.required("keys").sequence() { keys.append(try keyName(entry)) }
-    return KubernetesTarget(
-      deployment: try fields.required("deployment").kubernetesName(.deployment),
-      namespace: try fields["namespace"]?.kubernetesName(.namespace) ?? "default",
-      context: try fields["context"]?.kubernetesName(.context), mode: mode, secretName: secretName,
-      container: try fields["container"]?.kubernetesName(.container), keys: keys,
-      rolloutTimeout: try fields["rollout_timeout"]?.duration() ?? .seconds(300))
-  }
-
-  static func redisTarget(_ node: PolicyNode) throws(PolicyError) -> RedisTarget {
-    let fields = try node.fields(allowed: ["url_env", "pattern", "batch", "flush_database"])
-    let target = RedisTarget(
-      urlVariable: try fields["url_env"]?.string() ?? "REDIS_URL",
-      pattern: try fields["pattern"]?.string(),
-      batch: try fields["batch"]?.int() ?? 1000,
-      flushDatabase: try fields["flush_database"]?.bool() ?? false)
-    guard (target.pattern != nil) != target.flushDatabase else {
-      throw node.fail(
-        "give a key pattern, or flush_database: true (which wipes every key), not both")
-    }
-    guard (1...100_000).contains(target.batch) else { throw node.fail("batch must be 1 to 100000") }
-    // Refused at load, before any change, not at the invalidate step after the promote.
-    if let pattern = target.pattern {
-      do { try SessionPattern.check(pattern) } catch { throw node.fail(error.description) }
-    }
-    return target
   }
 
   static func describe(_ error: YamlError) -> String {

@@ -1,11 +1,9 @@
-import Kubernetes
 import LockstepCore
-import Postgres
 
-/// The orchestrator's view of each outside system: small protocols so that the state
-/// machine reads as the runbook does. Adapters in `Adapters/` implement them with the real
-/// Vault, PostgreSQL, kubectl and Redis clients; tests use those same clients against real
-/// servers. All calls block: the orchestrator runs on its own thread, one step at a time.
+/// The orchestrator's view of Vault: a small protocol so that the state machine reads as the
+/// runbook does. `Adapters/VaultSecretStore.swift` implements it with the real client; tests
+/// use that same client against a real server. Each target declares the port to its own
+/// system next to it (`DatabaseRoles` in Targets/PostgresRoleTarget.swift, …).
 
 /// A KV secret with its version (KV v2) as the orchestrator sees it.
 public struct VersionedSecret: Sendable {
@@ -24,22 +22,24 @@ public struct VersionedSecret: Sendable {
 
 public protocol SecretStore: Sendable {
   /// The latest version, or nil when the path has no live version.
-  func read(_ path: String) throws -> VersionedSecret?
+  func read(_ path: String) async throws -> VersionedSecret?
   /// Writes `values` as the whole new version with check-and-set: `cas` 0 means the path
   /// must not exist yet. Returns the new version. A CAS mismatch throws `StoreConflict`.
   func write(_ path: String, _ values: [String: SecretBytes], cas: Int, jsonKeys: Set<String>)
-    throws -> Int
+    async throws -> Int
   /// Removes every version and the metadata (the staging copy and the lock).
-  func destroy(_ path: String) throws
+  func destroy(_ path: String) async throws
   /// Preflight: one sentence per right the token lacks for a rotation of `secret` with
   /// this `staging` copy and `lock` (empty when everything is allowed).
-  func missingRights(secret: String, staging: String, lock: String) throws -> [String]
+  func missingRights(secret: String, staging: String, lock: String) async throws -> [String]
 }
 
 extension SecretStore {
   /// A write whose values are all strings.
-  public func write(_ path: String, _ values: [String: SecretBytes], cas: Int) throws -> Int {
-    try write(path, values, cas: cas, jsonKeys: [])
+  public func write(_ path: String, _ values: [String: SecretBytes], cas: Int) async throws
+    -> Int
+  {
+    try await write(path, values, cas: cas, jsonKeys: [])
   }
 }
 
@@ -47,62 +47,4 @@ extension SecretStore {
 public struct StoreConflict: Error, Sendable {
   public let path: String
   public init(path: String) { self.path = path }
-}
-
-public enum LoginOutcome: Sendable, Equatable {
-  case accepted
-  case refused
-  case unreachable(String)
-}
-
-public protocol DatabaseRoles: Sendable {
-  /// Sets the role's password from a client-side SCRAM verifier.
-  func setPassword(role: String, password: SecretBytes) throws
-  /// Ends the role's other sessions; returns how many.
-  func terminateSessions(role: String) throws -> Int
-  func verifyLogin(role: String, password: SecretBytes, database: String) -> LoginOutcome
-  /// The login Lockstep itself uses, so a policy cannot rotate it.
-  func currentUser() throws -> String
-  /// Whether that login may ALTER ROLE (superuser or CREATEROLE).
-  func canManageRoles() throws -> Bool
-  /// Memberships, settings, ownership and direct grants of `role`; nil when it is missing.
-  func profile(role: String) throws -> PostgresRoleProfile?
-  /// `GRANT group TO role` for each membership, with its options.
-  func grant(_ memberships: [PostgresRoleProfile.Membership], to role: String) throws
-  /// Whether that login may end other roles' sessions (superuser or pg_signal_backend).
-  func canSignalBackends() throws -> Bool
-  func databaseExists(_ name: String) throws -> Bool
-  /// What keeps a password login of `role` on `database` from sending the password in
-  /// clear; `verifyLogin` makes no login when this is `.none`.
-  func passwordExchangeGuard(role: String, database: String) -> PasswordExchangeGuard
-  /// pg_hba_file_rules' answer for `role` on `database` from this host.
-  func admission(role: String, database: String) -> PostgresAdmission
-}
-
-public protocol DeploymentTarget: Sendable {
-  func updateSecret(
-    namespace: String, name: String, values: [String: SecretBytes], context: String?) throws
-  func patchEnv(
-    namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
-    context: String?) throws
-  /// Restarts the rollout; returns what the restarted pod template reads, when known.
-  func restart(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
-  func waitForRollout(
-    namespace: String, deployment: String, timeout: Duration, context: String?,
-    progress: @escaping @Sendable (String) -> Void) throws
-  /// Preflight: may we patch deployments and update secrets there?
-  func canDeploy(namespace: String, context: String?) throws -> Bool
-  /// What the deployment's pod template reads; nil when the deployment does not exist.
-  func templateReferences(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
-  /// Whether a namespaced object (`secret`) or a namespace (`namespace`) exists.
-  func exists(kind: String, name: String, namespace: String, context: String?) throws -> Bool
-}
-
-public protocol SessionStore: Sendable {
-  func invalidate(pattern: String, batch: Int) throws -> Int
-  func flush() throws
-  /// Preflight: can we reach it and run SCAN/UNLINK?
-  func check() throws
 }

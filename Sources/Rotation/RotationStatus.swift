@@ -17,20 +17,20 @@ public struct RotationStatus: Sendable {
   public var instructions: [String: String] = [:]
 
   public static func read(policy: RotationPolicy, store: any SecretStore, policyFile: String)
-    throws -> RotationStatus
+    async throws -> RotationStatus
   {
     var lock: LockRecord?
     var invalid: String?
-    if let secret = try store.read(policy.vault.lock) {
+    if let secret = try await store.read(policy.vault.lock) {
       do { lock = try LockRecord.parse(values: secret.values) } catch {
         invalid = error.description
       }
     }
-    let staging = try store.read(policy.vault.staging)
+    let staging = try await store.read(policy.vault.staging)
     var status = RotationStatus(
       lock: lock, invalidLock: invalid, stagingVersion: staging?.version,
       lockPath: policy.vault.lock, stagingPath: policy.vault.staging, policyFile: policyFile)
-    status.pending = try PendingFollowUps.read(policy: policy, store: store).items
+    status.pending = try await PendingFollowUps.read(policy: policy, store: store).items
     for manual in policy.manual { status.instructions[manual.key] = manual.instructions }
     return status
   }

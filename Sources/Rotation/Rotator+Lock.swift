@@ -11,10 +11,10 @@ import LockstepCore
 /// read back is untrusted: it never chooses a local path, and a claim that does not hold is
 /// redone rather than believed.
 extension Rotator {
-  func takeLock(resume: Bool) throws {
+  func takeLock(resume: Bool) async throws -> StepResult {
     let now = Date()
     let ttl = policy.vault.lockTTL
-    if let existing = try store.read(policy.vault.lock) {
+    if let existing = try await store.read(policy.vault.lock) {
       let record = try Self.validatedLock(existing, path: policy.vault.lock)
       let expired = record.expiresAt < now
       guard resume else {
@@ -31,35 +31,37 @@ extension Rotator {
       if !record.signer.isEmpty, !options.signer.isEmpty, record.signer != options.signer {
         throw RotationError.wrongSigningKey(expected: record.signer)
       }
-      let (steps, unconfirmed) = try confirmedSteps(record)
-      var adopted = record
-      adopted.pid = getpid()
-      adopted.host = ProcessInfo.processInfo.hostName
-      adopted.expiresAt = now.addingTimeInterval(ttl.inSeconds)
-      adopted.steps = steps
-      if adopted.signer.isEmpty { adopted.signer = options.signer }
-      adopted.signingKeyFile = options.signingKeyFile
+      let (steps, unconfirmed) = try await confirmedSteps(record)
+      var taken = record
+      taken.pid = getpid()
+      taken.host = ProcessInfo.processInfo.hostName
+      taken.expiresAt = now.addingTimeInterval(ttl.inSeconds)
+      taken.steps = steps
+      if taken.signer.isEmpty { taken.signer = options.signer }
+      taken.signingKeyFile = options.signingKeyFile
+      let adopted = taken
       let keeper = LockKeeper(
         store: store, path: policy.vault.lock, record: record, version: existing.version, ttl: ttl)
-      try keeper.update { $0 = adopted }
+      try await keeper.update { $0 = adopted }
       self.keeper = keeper
       try openEvidence(adopted, resumed: true)
-      var details: [String: Any] = [
-        "rotation_id": adopted.rotationID, "previous_holder": record.holder, "done": steps,
+      var details: [String: EvidenceValue] = [
+        "rotation_id": .text(adopted.rotationID), "previous_holder": .text(record.holder),
+        "done": .list(steps),
       ]
       if !unconfirmed.isEmpty {
-        details["claims_not_confirmed"] = unconfirmed
+        details["claims_not_confirmed"] = .list(unconfirmed)
         report("lock", .info, "redoing \(unconfirmed.joined(separator: ", ")): not confirmed")
       }
       if !record.policyDigest.isEmpty, record.policyDigest != options.policyDigest {
         details["policy_changed"] = true
-        details["previous_policy_sha256"] = record.policyDigest
+        details["previous_policy_sha256"] = .text(record.policyDigest)
         report("lock", .info, "the policy changed since the rotation started; recorded")
       }
-      try evidence?.record(
-        step: "lock", target: policy.vault.lock, outcome: "resumed", details: details)
       keeper.startHeartbeat()
-      return
+      return StepResult(records: [
+        TargetEvidence(target: policy.vault.lock, outcome: "resumed", details: details)
+      ])
     }
     guard !resume else { throw RotationError.nothingToResume(lock: policy.vault.lock) }
     let actor = EvidenceLog.currentActor()
@@ -71,9 +73,9 @@ extension Rotator {
     record.signingKeyFile = options.signingKeyFile
     let version: Int
     do {
-      version = try store.write(policy.vault.lock, record.values, cas: 0)
+      version = try await store.write(policy.vault.lock, record.values, cas: 0)
     } catch is StoreConflict {
-      let holder = (try? store.read(policy.vault.lock)).flatMap {
+      let holder = (try? await store.read(policy.vault.lock)).flatMap {
         $0.flatMap { try? LockRecord.parse(values: $0.values) }
       }
       throw RotationError.locked(
@@ -83,12 +85,15 @@ extension Rotator {
       store: store, path: policy.vault.lock, record: record, version: version, ttl: ttl)
     self.keeper = keeper
     try openEvidence(record, resumed: false)
-    try evidence?.record(
-      step: "lock", target: policy.vault.lock, outcome: "ok",
-      details: [
-        "rotation_id": id, "policy": policy.name, "expires_at": LockRecord.format(record.expiresAt),
-      ])
     keeper.startHeartbeat()
+    return StepResult(records: [
+      TargetEvidence(
+        target: policy.vault.lock,
+        details: [
+          "rotation_id": .text(id), "policy": .text(policy.name),
+          "expires_at": .text(LockRecord.format(record.expiresAt)),
+        ])
+    ])
   }
 
   /// The record, validated field by field; a planted or damaged one stops here.
@@ -101,7 +106,9 @@ extension Rotator {
   /// The claimed steps that hold, and those that do not (which are then redone): stage
   /// needs this rotation's staging copy; verify needs the staged password to log in;
   /// promote needs the live secret to hold the staged values.
-  func confirmedSteps(_ record: LockRecord) throws -> (steps: [String], unconfirmed: [String]) {
+  func confirmedSteps(_ record: LockRecord) async throws
+    -> (steps: [String], unconfirmed: [String])
+  {
     var steps = record.steps
     var unconfirmed: [String] = []
     func cut(before step: Step) {
@@ -109,7 +116,7 @@ extension Rotator {
       unconfirmed += steps[index...].filter { !$0.contains(":") }
       steps.removeSubrange(index...)
     }
-    let staging = try store.read(policy.vault.staging)
+    let staging = try await store.read(policy.vault.staging)
     let stagedHere =
       staging?.values[Self.reservedPrefix + "rotation_id"]?.unsafeUTF8String()
       == record.rotationID
@@ -126,19 +133,15 @@ extension Rotator {
     guard stagedHere, let staging else { return (steps, unconfirmed) }
     loadStaged(staging)
     if steps.contains(Step.promote.rawValue) {
-      let live = try store.read(policy.vault.secret)
+      let live = try await store.read(policy.vault.secret)
       if !policy.changedKeys.allSatisfy({ live?.values[$0] == staged[$0] }) {
         cut(before: .promote)
       }
     }
-    if steps.contains(Step.verify.rawValue) && !steps.contains(Step.promote.rawValue),
-      let database
-    {
-      for target in policy.postgres {
-        guard let password = staged[target.passwordKey] else { continue }
-        let outcome = database.verifyLogin(
-          role: rotatedRole(target), password: password, database: target.verifyDatabase)
-        if outcome != .accepted { cut(before: .apply) }
+    if steps.contains(Step.verify.rawValue) && !steps.contains(Step.promote.rawValue) {
+      let context = context(live: nil, step: .lock)
+      for target in policy.targets {
+        if !(await target.stillVerified(context)) { cut(before: .apply) }
       }
     }
     return (steps, unconfirmed)
@@ -157,10 +160,10 @@ extension Rotator {
   }
 
   /// Adds a completed step to the lock record, with the evidence written so far.
-  func markDone(_ step: String) throws {
+  func markDone(_ step: String) async throws {
     guard let keeper else { return }
     let chain = evidence?.contents() ?? ""
-    try keeper.update { record in
+    try await keeper.update { record in
       if !record.steps.contains(step) { record.steps.append(step) }
       record.evidenceChain = chain
     }
@@ -168,9 +171,9 @@ extension Rotator {
   }
 
   /// Copies the evidence written so far into the lock (after a failure, best effort).
-  func syncEvidence() {
+  func syncEvidence() async {
     guard let keeper, let chain = evidence?.contents() else { return }
-    try? keeper.update { $0.evidenceChain = chain }
+    try? await keeper.update { $0.evidenceChain = chain }
   }
 
   /// The local journal: one JSON line per completed step, no values.

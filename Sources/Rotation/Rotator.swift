@@ -9,6 +9,10 @@ import LockstepCore
 
 /// The compromise response as a state machine (DESIGN.md, "Rotation protocol").
 ///
+/// One file per step (`Rotator+Stage.swift`, `+Apply`, `+Verify`, `+Promote`, `+Deploy`,
+/// `+Invalidate`, `+Finish`; the lock in `+Lock`, the loop in `+Run`); the systems changed
+/// are the policy's targets (`Targets/`), which the steps call without knowing their kind.
+///
 /// Every step is idempotent and its completion is recorded in the Vault lock record before
 /// the next one starts, so a crash anywhere leaves a state that `resume` finishes: the new
 /// values are in Vault (staging) before any system is changed, PostgreSQL is changed before
@@ -67,11 +71,16 @@ public final class Rotator {
     public var sessionsRemoved: Int
   }
 
+  /// What a step did, for the loop: evidence records (written before the step is marked
+  /// done) and a line of progress.
+  struct StepResult: Sendable {
+    var records: [TargetEvidence] = []
+    var note: String?
+  }
+
   let policy: RotationPolicy
+  let services: RotationServices
   let store: any SecretStore
-  let database: (any DatabaseRoles)?
-  let deployments: (any DeploymentTarget)?
-  let sessions: [String: any SessionStore]
   let signingKey: Ed25519KeyPair
   let options: Options
   let progress: @Sendable (Progress) -> Void
@@ -85,20 +94,21 @@ public final class Rotator {
   var summary: Summary?
   /// What the running step is working on, for the evidence of a failure.
   var currentTarget: String?
+  /// Shared by the targets of the running step (`StepContext.firstTime`).
+  var memo = StepContext.Memo()
 
   static let reservedPrefix = "_lockstep_"
 
   public init(
-    policy: RotationPolicy, store: any SecretStore, database: (any DatabaseRoles)?,
-    deployments: (any DeploymentTarget)?, sessions: [String: any SessionStore],
+    policy: RotationPolicy, store: any SecretStore, services: RotationServices,
     signingKey: Ed25519KeyPair, options: Options,
     progress: @escaping @Sendable (Progress) -> Void = { _ in }
   ) {
     self.policy = policy
     self.store = store
-    self.database = database
-    self.deployments = deployments
-    self.sessions = sessions
+    var services = services
+    services.store = store
+    self.services = services
     self.signingKey = signingKey
     self.options = options
     self.progress = progress

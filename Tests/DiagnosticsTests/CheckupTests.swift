@@ -274,3 +274,12 @@ struct CheckupTests {
     #expect(report.lines().map { $0.prefix(1) } == ["✔", "✘", "–"])
   }
 }
+
+extension Checkup {
+  /// Doctor with a policy, wired as `lockstep doctor --policy` wires it.
+  init(environment: [String: String], policy: RotationPolicy, timeout: Duration) {
+    self.init(environment: environment, timeout: timeout)
+    self.policy = RotationPreflight.doctorPlan(
+      policy: policy, environment: environment, clientTimeout: clientTimeout)
+  }
+}

@@ -23,66 +23,55 @@ public struct KubectlDeployments: DeploymentTarget {
 
   public func updateSecret(
     namespace: String, name: String, values: [String: SecretBytes], context: String?
-  ) throws {
-    let client = client(namespace, context)
-    try runBlocking { try await client.applySecret(name, data: values) }
+  ) async throws {
+    try await client(namespace, context).applySecret(name, data: values)
   }
 
   public func patchEnv(
     namespace: String, deployment: String, container: String?, values: [String: SecretBytes],
     context: String?
-  ) throws {
+  ) async throws {
     let client = client(namespace, context)
-    try runBlocking {
-      let containers: [String]
-      if let container {
-        containers = [container]
-      } else {
-        containers = try await client.deployment(deployment).containers.map(\.name)
-      }
-      for name in containers {
-        try await client.setEnv(deployment: deployment, container: name, values: values)
-      }
+    let containers: [String]
+    if let container {
+      containers = [container]
+    } else {
+      containers = try await client.deployment(deployment).containers.map(\.name)
+    }
+    for name in containers {
+      try await client.setEnv(deployment: deployment, container: name, values: values)
     }
   }
 
-  public func restart(namespace: String, deployment: String, context: String?) throws
+  public func restart(namespace: String, deployment: String, context: String?) async throws
     -> TemplateReferences?
   {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.rolloutRestart(deployment) }
+    try await client(namespace, context).rolloutRestart(deployment)
   }
 
   public func waitForRollout(
     namespace: String, deployment: String, timeout: Duration, context: String?,
     progress: @escaping @Sendable (String) -> Void
-  ) throws {
-    let client = client(namespace, context)
-    try runBlocking {
-      try await client.rolloutStatus(deployment, timeout: timeout, progress: progress)
-    }
+  ) async throws {
+    try await client(namespace, context).rolloutStatus(
+      deployment, timeout: timeout, progress: progress)
   }
 
-  public func canDeploy(namespace: String, context: String?) throws -> Bool {
-    let client = client(namespace, context)
-    return try runBlocking {
-      let deployments = try await client.canI("patch", "deployments")
-      let secrets = try await client.canI("patch", "secrets")
-      return deployments && secrets
-    }
-  }
-
-  public func templateReferences(namespace: String, deployment: String, context: String?) throws
-    -> TemplateReferences?
+  public func can(_ verb: String, _ resource: String, namespace: String, context: String?)
+    async throws -> Bool
   {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.templateReferences(deployment) }
+    try await client(namespace, context).canI(verb, resource)
   }
 
-  public func exists(kind: String, name: String, namespace: String, context: String?) throws
-    -> Bool
+  public func templateReferences(namespace: String, deployment: String, context: String?)
+    async throws -> TemplateReferences?
   {
-    let client = client(namespace, context)
-    return try runBlocking { try await client.exists(kind, name) }
+    try await client(namespace, context).templateReferences(deployment)
+  }
+
+  public func exists(kind: String, name: String, namespace: String, context: String?)
+    async throws -> Bool
+  {
+    try await client(namespace, context).exists(kind, name)
   }
 }

@@ -3,6 +3,7 @@ import Redis
 
 /// `SessionStore` on hiredis. A connection is opened per call: a rotation touches Redis
 /// once or twice, and a fresh connection cannot have been dropped by an idle timeout.
+/// hiredis blocks, so each call runs on a thread of its own.
 public struct RedisSessions: SessionStore {
   let configuration: RedisConfiguration
   let pattern: String
@@ -12,16 +13,23 @@ public struct RedisSessions: SessionStore {
     self.pattern = pattern
   }
 
-  public func invalidate(pattern: String, batch: Int) throws -> Int {
-    try RedisConnection(configuration).invalidateSessions(pattern: pattern, batch: batch)
+  public func invalidate(pattern: String, batch: Int) async throws -> Int {
+    let configuration = configuration
+    return try await onDedicatedThread {
+      try RedisConnection(configuration).invalidateSessions(pattern: pattern, batch: batch)
+    }
   }
 
-  public func flush() throws {
-    try RedisConnection(configuration).flushDatabase()
+  public func flush() async throws {
+    let configuration = configuration
+    try await onDedicatedThread { try RedisConnection(configuration).flushDatabase() }
   }
 
-  public func check() throws {
-    let access = try RedisConnection(configuration).checkInvalidationAccess(pattern: pattern)
-    if let problem = access.problems.first { throw UserError(problem, exit: .noPermission) }
+  public func check() async throws {
+    let (configuration, pattern) = (configuration, pattern)
+    try await onDedicatedThread {
+      let access = try RedisConnection(configuration).checkInvalidationAccess(pattern: pattern)
+      if let problem = access.problems.first { throw UserError(problem, exit: .noPermission) }
+    }
   }
 }

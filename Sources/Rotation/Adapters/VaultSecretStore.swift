@@ -7,10 +7,9 @@ public struct VaultSecretStore: SecretStore {
 
   public init(client: VaultClient) { self.client = client }
 
-  public func read(_ path: String) throws -> VersionedSecret? {
-    let client = self.client
+  public func read(_ path: String) async throws -> VersionedSecret? {
     do {
-      let secret = try runBlocking { try await client.read(path) }
+      let secret = try await client.read(path)
       var values: [String: SecretBytes] = [:]
       for (key, value) in secret.data { values[key] = value }
       return VersionedSecret(
@@ -25,15 +24,13 @@ public struct VaultSecretStore: SecretStore {
 
   public func write(
     _ path: String, _ values: [String: SecretBytes], cas: Int, jsonKeys: Set<String>
-  ) throws -> Int {
-    let client = self.client
+  ) async throws -> Int {
     var map = SecretMap()
     for key in values.keys.sorted() {
       if jsonKeys.contains(key) { map.setJSON(key, values[key]!) } else { map[key] = values[key] }
     }
-    let body = map
     do {
-      guard let version = try runBlocking({ try await client.write(path, body, cas: cas) }) else {
+      guard let version = try await client.write(path, map, cas: cas) else {
         throw UserError("\(path) is on a KV v1 mount; rotation needs KV v2 for check-and-set")
       }
       return version
@@ -43,40 +40,36 @@ public struct VaultSecretStore: SecretStore {
     }
   }
 
-  public func destroy(_ path: String) throws {
-    let client = self.client
-    do { try runBlocking { try await client.deleteAllVersions(path) } } catch let error
-      as VaultError
-    {
+  public func destroy(_ path: String) async throws {
+    do { try await client.deleteAllVersions(path) } catch let error as VaultError {
       if case .notFound = error { return }
       throw error
     }
   }
 
-  public func missingRights(secret: String, staging: String, lock: String) throws -> [String] {
-    let client = self.client
-    return try runBlocking {
-      var needs: [(api: String, rights: [String], path: String)] = []
-      for (path, isLive) in [(secret, true), (staging, false), (lock, false)] {
-        guard let api = try await client.kv2APIPaths(path) else {
-          return ["\(path) is not on a KV version 2 mount; rotation needs check-and-set"]
-        }
-        if isLive {
-          needs.append((api.data, ["read", "update"], path))
-        } else {
-          needs.append((api.data, ["create", "read", "update"], path))
-          needs.append((api.metadata, ["delete"], path))
-        }
+  public func missingRights(secret: String, staging: String, lock: String) async throws
+    -> [String]
+  {
+    var needs: [(api: String, rights: [String], path: String)] = []
+    for (path, isLive) in [(secret, true), (staging, false), (lock, false)] {
+      guard let api = try await client.kv2APIPaths(path) else {
+        return ["\(path) is not on a KV version 2 mount; rotation needs check-and-set"]
       }
-      let granted = try await client.capabilities(apiPaths: needs.map(\.api))
-      return needs.compactMap { need in
-        let have = granted[need.api] ?? []
-        if have.contains("root") { return nil }
-        let missing = need.rights.filter { !have.contains($0) }
-        return missing.isEmpty
-          ? nil
-          : "the Vault token may not \(missing.joined(separator: " or ")) \(need.api) (for \(need.path))"
+      if isLive {
+        needs.append((api.data, ["read", "update"], path))
+      } else {
+        needs.append((api.data, ["create", "read", "update"], path))
+        needs.append((api.metadata, ["delete"], path))
       }
+    }
+    let granted = try await client.capabilities(apiPaths: needs.map(\.api))
+    return needs.compactMap { need in
+      let have = granted[need.api] ?? []
+      if have.contains("root") { return nil }
+      let missing = need.rights.filter { !have.contains($0) }
+      return missing.isEmpty
+        ? nil
+        : "the Vault token may not \(missing.joined(separator: " or ")) \(need.api) (for \(need.path))"
     }
   }
 }

@@ -44,11 +44,11 @@ public struct ManualConfirmation {
   }
 
   /// The deployments that receive `key`.
-  public func targets(of key: String) -> [RotationPolicy.KubernetesTarget] {
+  public func targets(of key: String) -> [KubernetesDeploymentTarget] {
     policy.kubernetes.filter { $0.keys.contains(key) }
   }
 
-  public func confirm(key: String, value: SecretBytes) throws -> Outcome {
+  public func confirm(key: String, value: SecretBytes) async throws -> Outcome {
     guard policy.manual.contains(where: { $0.key == key }) else {
       let known = policy.manual.map(\.key)
       throw UserError(
@@ -62,15 +62,15 @@ public struct ManualConfirmation {
         "the new value of \(key) must be 1 to 65536 bytes of UTF-8 text without NUL",
         exit: .dataError)
     }
-    if try store.read(policy.vault.lock) != nil {
+    if try await store.read(policy.vault.lock) != nil {
       throw UserError(
         "a rotation holds the lock \(policy.vault.lock); finish it (`lockstep rotate resume`) before confirming \(key)",
         exit: .temporaryFailure)
     }
-    guard let live = try store.read(policy.vault.secret) else {
+    guard let live = try await store.read(policy.vault.secret) else {
       throw RotationError.liveSecretMissing(path: policy.vault.secret)
     }
-    var pending = try PendingFollowUps.read(policy: policy, store: store)
+    var pending = try await PendingFollowUps.read(policy: policy, store: store)
     var item = pending.items.first { $0.key == key }
     // A confirm that wrote this value and stopped before the end (deploy failed, a crash)
     // is continued; any other value equal to the live one is the leaked value.
@@ -96,7 +96,7 @@ public struct ManualConfirmation {
     if var marked = item, !resumed {
       marked.confirmingVersion = live.version + 1
       let items = pending.items.map { $0.key == key ? marked : $0 }
-      pending.version = try PendingFollowUps.update(
+      pending.version = try await PendingFollowUps.update(
         items, policy: policy, store: store, cas: pending.version)
       pending.items = items
       item = marked
@@ -105,12 +105,13 @@ public struct ManualConfirmation {
     values[key] = value
     let version: Int
     do {
-      version =
-        resumed
-        ? live.version
-        : try store.write(
+      if resumed {
+        version = live.version
+      } else {
+        version = try await store.write(
           policy.vault.secret, values, cas: live.version,
           jsonKeys: live.jsonKeys.subtracting([key]))
+      }
     } catch is StoreConflict {
       try evidence.record(
         step: "confirm", target: policy.vault.secret, outcome: "failed",
@@ -135,19 +136,19 @@ public struct ManualConfirmation {
         case .secret:
           let name = target.secretName ?? target.deployment
           if updatedSecrets.insert("\(target.context ?? "")/\(target.namespace)/\(name)").inserted {
-            try deployments.updateSecret(
+            try await deployments.updateSecret(
               namespace: target.namespace, name: name, values: [key: value],
               context: target.context)
           }
         case .env:
-          try deployments.patchEnv(
+          try await deployments.patchEnv(
             namespace: target.namespace, deployment: target.deployment,
             container: target.container, values: [key: value], context: target.context)
         }
-        _ = try deployments.restart(
+        _ = try await deployments.restart(
           namespace: target.namespace, deployment: target.deployment, context: target.context)
         let progress = self.progress
-        try deployments.waitForRollout(
+        try await deployments.waitForRollout(
           namespace: target.namespace, deployment: target.deployment,
           timeout: target.rolloutTimeout, context: target.context, progress: progress)
         try evidence.record(
@@ -162,7 +163,8 @@ public struct ManualConfirmation {
 
     let remaining = pending.items.filter { $0.key != key }
     if item != nil {
-      try PendingFollowUps.write(remaining, policy: policy, store: store, cas: pending.version)
+      try await PendingFollowUps.write(
+        remaining, policy: policy, store: store, cas: pending.version)
     }
     try evidence.record(
       step: "follow-up", target: key, outcome: "confirmed",

@@ -37,11 +37,11 @@ public struct PendingFollowUps: Sendable, Equatable {
     return "\(mount)/lockstep/pending/\(rest)"
   }
 
-  public static func read(policy: RotationPolicy, store: any SecretStore) throws
+  public static func read(policy: RotationPolicy, store: any SecretStore) async throws
     -> PendingFollowUps
   {
     let path = path(for: policy)
-    guard let secret = try store.read(path) else {
+    guard let secret = try await store.read(path) else {
       return PendingFollowUps(items: [], version: nil)
     }
     var items: [Item] = []
@@ -84,26 +84,26 @@ public struct PendingFollowUps: Sendable, Equatable {
   /// Writes `items` as the whole record with check-and-set (destroys it when empty).
   public static func write(
     _ items: [Item], policy: RotationPolicy, store: any SecretStore, cas: Int?
-  ) throws {
+  ) async throws {
     let path = path(for: policy)
     if items.isEmpty {
-      if cas != nil { try store.destroy(path) }
+      if cas != nil { try await store.destroy(path) }
       return
     }
     var values: [String: SecretBytes] = [:]
     for item in items {
       values[item.key] = SecretBytes(utf8: item.text)
     }
-    _ = try store.write(path, values, cas: cas ?? 0)
+    _ = try await store.write(path, values, cas: cas ?? 0)
   }
 
   /// Writes `items` and returns the new version (the record must not be empty).
   static func update(
     _ items: [Item], policy: RotationPolicy, store: any SecretStore, cas: Int?
-  ) throws -> Int {
+  ) async throws -> Int {
     var values: [String: SecretBytes] = [:]
     for item in items { values[item.key] = SecretBytes(utf8: item.text) }
-    return try store.write(path(for: policy), values, cas: cas ?? 0)
+    return try await store.write(path(for: policy), values, cas: cas ?? 0)
   }
 
   /// After a rotation: every manual key of the policy is pending again (the leak exposed
@@ -111,16 +111,16 @@ public struct PendingFollowUps: Sendable, Equatable {
   @discardableResult
   public static func recordRotation(
     _ rotationID: String, policy: RotationPolicy, store: any SecretStore, now: Date = Date()
-  ) throws -> [Item] {
+  ) async throws -> [Item] {
     guard !policy.manual.isEmpty else { return [] }
-    let current = try read(policy: policy, store: store)
+    let current = try await read(policy: policy, store: store)
     let since = ISO8601DateFormatter().string(from: now)
     var items = current.items.filter { item in !policy.manual.contains { $0.key == item.key } }
     for manual in policy.manual {
       items.append(Item(key: manual.key, rotationID: rotationID, since: since))
     }
     items.sort { $0.key < $1.key }
-    try write(items, policy: policy, store: store, cas: current.version)
+    try await write(items, policy: policy, store: store, cas: current.version)
     return items
   }
 }

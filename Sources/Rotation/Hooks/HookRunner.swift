@@ -25,6 +25,11 @@ public struct HookRunner: Sendable {
     public var resumed: Bool
     public var elapsed: Duration
 
+    public var milliseconds: Int {
+      Int(elapsed.components.seconds * 1000)
+        + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
     /// Fields for the evidence record (never a value).
     public var evidence: [String: Any] {
       [

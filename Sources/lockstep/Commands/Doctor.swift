@@ -36,7 +36,11 @@ extension Lockstep {
         guard let text = try? String(contentsOfFile: policy, encoding: .utf8) else {
           throw UserError("cannot read the policy file \(policy)", exit: .usage)
         }
-        checkup.policy = try RotationPolicy.parse(text, file: policy)
+        // policy → requirements → checks: the rotation preflight's own, so doctor and
+        // `rotate run` cannot disagree.
+        checkup.policy = RotationPreflight.doctorPlan(
+          policy: try RotationPolicy.parse(text, file: policy),
+          environment: checkup.environment, clientTimeout: checkup.clientTimeout)
       }
       let report = await checkup.run()
       if json {

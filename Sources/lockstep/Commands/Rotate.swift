@@ -77,11 +77,8 @@ extension Lockstep.Rotate {
       let policy = try options.load()
       let live: Result<VersionedSecret?, any Error>
       do {
-        live = .success(
-          try await onDedicatedThread {
-            let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
-            return try store.read(policy.vault.secret)
-          })
+        let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
+        live = .success(try await store.read(policy.vault.secret))
       } catch {
         live = .failure(error)
       }
@@ -160,11 +157,9 @@ extension Lockstep.Rotate {
       let (policy, digest) = try options.loadWithDigest()
       // The lock is untrusted until checked: show who holds it and what it claims first.
       let policyFile = options.policy
-      let status = try await onDedicatedThread {
-        try RotationStatus.read(
-          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
-          policyFile: policyFile)
-      }
+      let status = try await RotationStatus.read(
+        policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+        policyFile: policyFile)
       if !yes {
         guard isatty(STDIN_FILENO) == 1 else {
           throw UserError(
@@ -200,11 +195,9 @@ extension Lockstep.Rotate {
     func run() async throws {
       let policy = try options.load()
       let policyFile = options.policy
-      let status = try await onDedicatedThread {
-        try RotationStatus.read(
-          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
-          policyFile: policyFile)
-      }
+      let status = try await RotationStatus.read(
+        policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+        policyFile: policyFile)
       if json {
         Terminal.out(status.json)
       } else {
@@ -214,7 +207,7 @@ extension Lockstep.Rotate {
   }
 }
 
-/// Builds the real clients from the environment and runs the orchestrator on its own thread.
+/// Builds the real clients from the environment and runs the orchestrator.
 enum RotationCommand {
   static func execute(
     policy: RotationPolicy, digest: String, policyFile: String, options: RunOptions,
@@ -245,12 +238,10 @@ enum RotationCommand {
     defer { handlers.cancel() }
     let json = options.json
     let fixedSettings = settings
-    let summary = try await onDedicatedThread { () throws -> Rotator.Summary in
-      try makeRotator(
-        policy: policy, signingKey: signingKey, settings: fixedSettings,
-        progress: { progress in if !json { RotationOutput.show(progress) } }
-      ).run(resume: resume)
-    }
+    let rotator = try makeRotator(
+      policy: policy, signingKey: signingKey, settings: fixedSettings,
+      progress: { progress in if !json { RotationOutput.show(progress) } })
+    let summary = try await rotator.run(resume: resume)
     RotationOutput.finish(summary, json: json)
   }
 }
@@ -301,18 +292,24 @@ extension RotationCommand {
     policy: RotationPolicy, signingKey: Ed25519KeyPair, settings: Rotator.Options,
     progress: @escaping @Sendable (Rotator.Progress) -> Void
   ) throws -> Rotator {
-    let store = VaultSecretStore(client: try VaultClient.fromEnvironment())
-    let database: PostgresRoles? = policy.postgres.isEmpty ? nil : try PostgresRoles()
-    let deployments: KubectlDeployments? = policy.kubernetes.isEmpty ? nil : KubectlDeployments()
-    var sessions: [String: any SessionStore] = [:]
+    return Rotator(
+      policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+      services: try services(for: policy), signingKey: signingKey, options: settings,
+      progress: progress)
+  }
+
+  /// The clients the policy's targets use, from the environment: PostgreSQL from `PG*`,
+  /// kubectl from PATH and the kubeconfig, Redis from each target's URL variable.
+  static func services(for policy: RotationPolicy) throws -> RotationServices {
+    var services = RotationServices(environment: ProcessInfo.processInfo.environment)
+    if !policy.postgres.isEmpty { services.database = try PostgresRoles() }
+    if !policy.kubernetes.isEmpty { services.deployments = KubectlDeployments() }
     for target in policy.redis {
-      sessions[target.urlVariable] = RedisSessions(
+      services.sessions[target.urlVariable] = RedisSessions(
         configuration: try RedisConfiguration.fromEnvironment(variable: target.urlVariable),
         pattern: target.pattern ?? "*")
     }
-    return Rotator(
-      policy: policy, store: store, database: database, deployments: deployments,
-      sessions: sessions, signingKey: signingKey, options: settings, progress: progress)
+    return services
   }
 }
 
@@ -362,11 +359,9 @@ extension Lockstep.Rotate {
       settings.forceUnlock = forceUnlock
       let fixed = settings
       let reason = self.reason
-      let outcome = try await onDedicatedThread {
-        try RotationCommand.makeRotator(
-          policy: policy, signingKey: signingKey, settings: fixed, progress: { _ in }
-        ).abort(reason: reason)
-      }
+      let rotator = try RotationCommand.makeRotator(
+        policy: policy, signingKey: signingKey, settings: fixed, progress: { _ in })
+      let outcome = try await rotator.abort(reason: reason)
       if run.json {
         let object: [String: Any] = [
           "rotation_id": outcome.rotationID, "evidence": outcome.evidencePath,

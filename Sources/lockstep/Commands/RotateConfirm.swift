@@ -44,15 +44,13 @@ extension Lockstep.Rotate {
       let value = try SecretInput.read(prompt: "New value of \(key): ")
       let evidenceDir = self.evidenceDir
       let json = self.json
-      let outcome = try await onDedicatedThread {
-        try ManualConfirmation(
-          policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
-          deployments: policy.kubernetes.contains { $0.keys.contains(key) }
-            ? KubectlDeployments() : nil,
-          signingKey: signing, evidenceDirectory: evidenceDir, policyDigest: digest,
-          progress: { line in if !json { Terminal.out("  " + line) } }
-        ).confirm(key: key, value: value)
-      }
+      let outcome = try await ManualConfirmation(
+        policy: policy, store: VaultSecretStore(client: try VaultClient.fromEnvironment()),
+        deployments: policy.kubernetes.contains { $0.keys.contains(key) }
+          ? KubectlDeployments() : nil,
+        signingKey: signing, evidenceDirectory: evidenceDir, policyDigest: digest,
+        progress: { line in if !json { Terminal.out("  " + line) } }
+      ).confirm(key: key, value: value)
       if json {
         var object: [String: Any] = [
           "key": outcome.key, "live_version": outcome.liveVersion, "deployed": outcome.deployed,

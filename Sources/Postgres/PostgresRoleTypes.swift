@@ -1,24 +1,5 @@
 import LockstepCore
 
-/// What the rotation orchestrator needs from PostgreSQL, small enough that a workflow test
-/// can drive it against a real server or a recorded stand-in. `PostgresConnection` is the
-/// real one; every call blocks until the server answers.
-public protocol PostgresRoleManaging: Sendable {
-  /// Server version, user and database: proves the connection works end to end.
-  func ping() throws(PostgresError) -> PostgresServerInfo
-  /// Whether the connected user may change other roles' passwords and end their sessions.
-  func capabilities() throws(PostgresError) -> PostgresCapabilities
-  func roleExists(_ role: String) throws(PostgresError) -> Bool
-  /// Sets the password from a SCRAM-SHA-256 verifier computed here; the plaintext never
-  /// reaches the server.
-  func setPassword(role: String, secret: SecretBytes) throws(PostgresError)
-  /// Ends every other session of `role`; returns how many were ended.
-  func terminateSessions(role: String) throws(PostgresError) -> Int
-  /// Tries a fresh login as `role` with `secret` on the same server and database.
-  func verifyLogin(role: String, secret: SecretBytes) throws(PostgresError)
-    -> PostgresLoginOutcome
-}
-
 /// The three answers a login check can give; anything else (a missing database, a bad
 /// configuration) is thrown, because it proves nothing about the password.
 public enum PostgresLoginOutcome: Sendable, Equatable {
