@@ -11,7 +11,9 @@ import Testing
 
 /// The hook runner against real child processes: a hook script that records what it
 /// received (stdin, argv, environment) to a file, as an attacker reading /proc would see it.
-@Suite struct HookRunnerTests {
+/// Serialized: a script written while another test spawns a child can be "Text file busy"
+/// (the child holds the write descriptor between fork and exec).
+@Suite(.serialized) struct HookRunnerTests {
   let directory: String
 
   init() throws {
