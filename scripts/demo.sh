@@ -7,8 +7,10 @@
 #  4. an attacker connects to PostgreSQL with the stolen password
 #  5. `lockstep rotate run --yes` with policies/rotation/aura-sign.yaml
 #  6. check what the runbook never could: old password refused, new accepted, the attacker's
-#     connection gone, untouched Vault keys kept, Secret updated and deployments rolled out,
+#     connection gone, no compromised key left unaccounted (each rotated, derived, pending as
+#     a manual follow-up, or kept with a reason), Secret updated and deployments rolled out,
 #     only session keys removed from Redis, signed evidence verifies; then a notice.
+#  7. complete one manual follow-up (SMTP_PASSWORD) with `rotate confirm`, the value on stdin.
 #
 # The stack keeps running for you to explore (`source DIR/env`); `make stack-down` stops it.
 set -euo pipefail
@@ -50,8 +52,13 @@ attacker=$!
 sleep 0.5
 head -1 "$dir/attacker.log" | sed 's/^ */  /'
 
-say "lockstep rotate plan"
+say "lockstep rotate plan (every key of the leaked secret accounted for)"
 "$lockstep" rotate plan --policy "$dir/aura-sign.yaml"
+"$lockstep" rotate plan --policy "$dir/aura-sign.yaml" --json > "$dir/plan.json"
+# Fingerprints (SHA-256) of the values before the run, to tell changed from kept afterwards.
+fingerprints() { curl -fsS -H "X-Vault-Token: $VAULT_TOKEN" "$VAULT_ADDR/v1/secret/data/aura/production" \
+  | python3 -c 'import json,sys,hashlib; d=json.load(sys.stdin)["data"]["data"]; print(json.dumps({k: hashlib.sha256(json.dumps(v).encode()).hexdigest() for k, v in d.items()}))'; }
+fingerprints > "$dir/before.json"
 
 say "lockstep rotate run --yes"
 start=$(date +%s.%N)
@@ -67,8 +74,30 @@ check "old database password refused" bash -c "! PGPASSWORD=\$(cat '$dir/seed/au
 check "new database password (from Vault) accepted" login "$(new_password)"
 sleep 0.2
 check "the attacker's open session was terminated" bash -c "! kill -0 $attacker 2>/dev/null"
-check "untouched Vault keys kept (MINIO_*, SMTP_PASSWORD, REDIS_URL)" bash -c \
-  "curl -fsS -H 'X-Vault-Token: $VAULT_TOKEN' '$VAULT_ADDR/v1/secret/data/aura/production' | python3 -c 'import json,sys; d=json.load(sys.stdin)[\"data\"]; assert all(k in d[\"data\"] for k in (\"MINIO_ACCESS_KEY\",\"MINIO_SECRET_KEY\",\"SMTP_PASSWORD\",\"REDIS_URL\"))'"
+fingerprints > "$dir/after.json"
+"$lockstep" rotate status --policy "$dir/aura-sign.yaml" --json > "$dir/status.json"
+check "no compromised key left unaccounted (rotated, derived, pending follow-up, or kept with a reason)" \
+  python3 - "$dir/plan.json" "$dir/before.json" "$dir/after.json" "$dir/status.json" <<'PY'
+import json, sys
+plan, before, after, status = (json.load(open(p)) for p in sys.argv[1:])
+pending = {item["key"] for item in status.get("pending_follow_ups", [])}
+classes = {entry["key"]: entry for entry in plan["keys"] if entry["source"] == plan["secret"]}
+problems = []
+for key in before:
+    entry = classes.get(key)
+    if entry is None or entry["class"] == "unaccounted":
+        problems.append(f"{key}: unaccounted")
+    elif entry["class"] in ("rotated", "rotated by a target", "derived") and after.get(key) == before[key]:
+        problems.append(f"{key}: {entry['class']} but unchanged")
+    elif entry["class"] == "manual follow-up" and key not in pending:
+        problems.append(f"{key}: manual follow-up not pending")
+    elif entry["class"] == "kept" and (after.get(key) != before[key] or not entry.get("detail")):
+        problems.append(f"{key}: kept without its value or a reason")
+for problem in problems:
+    print("    " + problem)
+print("    follow-ups pending: " + ", ".join(sorted(pending)))
+sys.exit(1 if problems or not plan["complete"] else 0)
+PY
 check "Kubernetes Secret aura-secrets holds the new DATABASE_URL" bash -c \
   "[ \"\$(kubectl get secret aura-secrets -o jsonpath='{.data.DATABASE_URL}' | base64 -d)\" = \"\$(curl -fsS -H 'X-Vault-Token: $VAULT_TOKEN' '$VAULT_ADDR/v1/secret/data/aura/production' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"data\"][\"data\"][\"DATABASE_URL\"])')\" ]"
 check "aura-api and aura-worker restarted and rolled out" bash -c \
@@ -86,9 +115,34 @@ cmd('AUTH', unquote(u.username or 'default'), unquote(u.password or ''))
 n = int(cmd('DBSIZE')[1:])
 sys.exit(0 if n == 500 else 1)
 PY"
+check "Redis user aura: old password refused, new one (from Vault) accepted" \
+  python3 - "$dir/seed/aura-redis-old-password" <<'PY'
+import json, os, socket, sys, urllib.request
+from urllib.parse import urlparse
+request = urllib.request.Request(os.environ["VAULT_ADDR"] + "/v1/secret/data/aura/production",
+                                 headers={"X-Vault-Token": os.environ["VAULT_TOKEN"]})
+new = json.load(urllib.request.urlopen(request))["data"]["data"]["REDIS_PASSWORD"]
+old = open(sys.argv[1]).read()
+u = urlparse(os.environ["REDIS_URL"])
+def auth(password):
+    s = socket.create_connection((u.hostname, u.port))
+    args = ["AUTH", "aura", password]
+    s.sendall(("*3\r\n" + "".join(f"${len(a.encode())}\r\n{a}\r\n" for a in args)).encode())
+    answer = s.makefile("rb").readline()
+    s.close()
+    return answer.startswith(b"+OK")
+sys.exit(0 if auth(new) and not auth(old) and new != old else 1)
+PY
 check "signed evidence verifies (hash chain + Ed25519 seal)" \
   "$lockstep" evidence verify "$dir/evidence" --key "$dir/signing.key.pub"
 kill "$attacker" 2>/dev/null || true
+
+say "a person rotated SMTP_PASSWORD at the relay: lockstep rotate confirm (value on stdin)"
+head -c 18 /dev/urandom | base64 | "$lockstep" rotate confirm --policy "$dir/aura-sign.yaml" \
+  --key SMTP_PASSWORD --signing-key "$dir/signing.key" --evidence-dir "$dir/confirmations"
+"$lockstep" rotate status --policy "$dir/aura-sign.yaml"
+check "SMTP_PASSWORD no longer pending; MINIO_SECRET_KEY still is" bash -c \
+  "'$lockstep' rotate status --policy '$dir/aura-sign.yaml' --json | python3 -c 'import json,sys; p={i[\"key\"] for i in json.load(sys.stdin)[\"pending_follow_ups\"]}; sys.exit(0 if p == {\"MINIO_SECRET_KEY\"} else 1)'"
 
 say "resolution notice, rendered from the evidence"
 "$lockstep" evidence report "$(ls -t "$dir"/evidence/*.jsonl | head -1)" --template templates/notices/resolved.md

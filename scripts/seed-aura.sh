@@ -16,6 +16,8 @@ umask 077
 rand() { head -c "$1" /dev/urandom | base64 | tr -d '\n'; }
 password=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
 printf '%s' "$password" > "$dir/aura-old-password"
+# The application's own Redis user (ACL), whose password the rotation changes too.
+head -c 24 /dev/urandom | base64 | tr -d '/+=\n' > "$dir/aura-redis-old-password"
 pghost=${PGHOST:-127.0.0.1}; pgport=${PGPORT:-5432}
 redis_url=${REDIS_URL:?REDIS_URL must be set}
 
@@ -35,9 +37,15 @@ INSERT INTO trust_event (identity_id, kind) SELECT (g % 100) + 1, 'login' FROM g
 SQL
 
 # Vault: the live secret (KV v2 at secret/), every key of the runbook.
-python3 - "$dir/vault-seed.json" "$password" "$pghost" "$pgport" "$redis_url" <<'PY'
+# The passwords come from their files and the admin URL from the environment, never argv.
+python3 - "$dir/vault-seed.json" "$dir" "$pghost" "$pgport" <<'PY'
 import json, os, sys, base64
-path, password, host, port, redis_url = sys.argv[1:]
+from urllib.parse import urlparse
+path, seed, host, port = sys.argv[1:]
+password = open(seed + "/aura-old-password").read()
+redis_password = open(seed + "/aura-redis-old-password").read()
+admin = urlparse(os.environ["REDIS_URL"])
+redis_url = f"redis://aura:{redis_password}@{admin.hostname}:{admin.port}{admin.path or '/0'}"
 r = lambda n: base64.b64encode(os.urandom(n)).decode()
 data = {
     "DATABASE_URL": f"postgresql://aura:{password}@{host}:{port}/aura_sign",
@@ -45,6 +53,7 @@ data = {
     "SESSION_SECRET": r(32),
     "IRON_SESSION_PASSWORD": r(48),
     "REDIS_URL": redis_url,
+    "REDIS_PASSWORD": redis_password,
     "MINIO_ENDPOINT": "http://127.0.0.1:9000",
     "MINIO_ACCESS_KEY": "aura-" + r(6),
     "MINIO_SECRET_KEY": r(30),
@@ -63,7 +72,7 @@ curl -fsS -o /dev/null -H "X-Vault-Token: ${VAULT_TOKEN:?}" -X POST --data @"$di
 AURA_ROLLOUT_DELAY_MS=${AURA_ROLLOUT_DELAY_MS:-200} python3 - "$dir/vault-seed.json" > "$dir/k8s-seed.json" <<'PY'
 import json, os, sys, base64
 data = json.load(open(sys.argv[1]))["data"]
-keys = ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_URL"]
+keys = ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_URL", "REDIS_URL"]
 secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "aura-secrets", "namespace": "default"},
           "type": "Opaque", "data": {k: base64.b64encode(data[k].encode()).decode() for k in keys}}
 def deployment(name):
@@ -81,12 +90,13 @@ PY
 kubectl apply --validate=false -f - < "$dir/k8s-seed.json" >/dev/null
 rm -f "$dir/vault-seed.json" "$dir/k8s-seed.json"
 
-# Redis: 1,000 sessions and 500 keys that must survive (RESP over a socket: the URL's
-# password never reaches a command line).
-python3 - "$redis_url" <<'PY'
-import socket, sys
+# Redis: the application's ACL user `aura` (its password set by SHA-256), 1,000 sessions
+# and 500 keys that must survive (RESP over a socket: no password reaches a command line).
+python3 - "$dir/aura-redis-old-password" <<'PY'
+import hashlib, os, socket, sys
 from urllib.parse import urlparse, unquote
-url = urlparse(sys.argv[1])
+url = urlparse(os.environ["REDIS_URL"])
+app_hash = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()
 sock = socket.create_connection((url.hostname or "127.0.0.1", url.port or 6379))
 def cmd(*args):
     out = f"*{len(args)}\r\n"
@@ -98,6 +108,7 @@ if url.password:
     commands.append(cmd("AUTH", unquote(url.username or "default"), unquote(url.password)))
 db = (url.path or "/0").strip("/") or "0"
 commands.append(cmd("SELECT", db))
+commands.append(cmd("ACL", "SETUSER", "aura", "reset", "on", "#" + app_hash, "~*", "&*", "+@all", "-@admin", "-@dangerous"))
 for i in range(1000):
     commands.append(cmd("SET", f"sess:{i:05d}", f'{{"user":{i % 100}}}'))
 for i in range(250):

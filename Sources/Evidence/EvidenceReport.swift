@@ -7,7 +7,7 @@ public enum EvidenceReport {
   /// Placeholders a notice template may use, each `{{name}}`.
   public static let placeholders = [
     "start", "end", "duration", "actor", "rotation_id", "components", "actions", "public_key",
-    "status", "log_matches", "interruptions",
+    "status", "log_matches", "interruptions", "follow_ups", "kept",
   ]
 
   /// Renders `template` from the log at `evidencePath`. A sealed log must verify (with
@@ -56,6 +56,8 @@ public enum EvidenceReport {
     var rotationID = ""
     var matches: [String] = []
     var interruptions: [String] = []
+    var followUps: [String] = []
+    var kept: [String] = []
     for record in records {
       let step = record["step"] as? String ?? ""
       let target = record["target"] as? String ?? ""
@@ -70,6 +72,12 @@ public enum EvidenceReport {
               ? "- \(file): \(count) matching line(s)"
               : "- \(file): not scanned, the file could not be read")
         }
+      }
+      if step == "accounting" {
+        for item in details["manual_pending"] as? [String] ?? [] {
+          followUps.append("- \(item) (pending until `lockstep rotate confirm`)")
+        }
+        for item in details["kept"] as? [String] ?? [] { kept.append("- \(item)") }
       }
       if outcome == "resumed" {
         interruptions.append(
@@ -98,6 +106,10 @@ public enum EvidenceReport {
       "actions": actions.joined(separator: "\n"),
       "log_matches": matches.isEmpty
         ? "- no log file was scanned" : matches.joined(separator: "\n"),
+      "follow_ups": followUps.isEmpty
+        ? "- none: every exposed key was rotated or kept with a reason"
+        : followUps.joined(separator: "\n"),
+      "kept": kept.isEmpty ? "- none" : kept.joined(separator: "\n"),
       "interruptions": interruptions.isEmpty
         ? "- none: the rotation ran without interruption" : interruptions.joined(separator: "\n"),
     ]

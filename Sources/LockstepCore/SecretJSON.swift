@@ -31,7 +31,7 @@ public enum SecretJSON {
   }
 
   /// The standard, padded base64 text of `secret` (as the API holds Secret `data`).
-  static func base64Text(_ secret: SecretBytes) -> SecretBytes {
+  public static func base64Text(_ secret: SecretBytes) -> SecretBytes {
     var counter = ByteCounter()
     secret.withUnsafeBytes { ByteEncoder.writeBase64($0, to: &counter) }
     return SecretBytes(count: counter.count) { buffer in

@@ -5,18 +5,36 @@ import LockstepCore
 public enum RotationPlan {
   /// `live` nil: the live secret was not read (the confirmation before a run);
   /// `.success(nil)`: it was read and does not exist.
-  public static func lines(policy: RotationPolicy, live: Result<VersionedSecret?, any Error>?)
-    -> [String]
-  {
+  public static func lines(
+    policy: RotationPolicy, live: Result<VersionedSecret?, any Error>?,
+    secretKeys: [(String, [String])] = []
+  ) -> [String] {
     var lines = ["Rotation plan: \(policy.name)", ""]
     lines.append("Vault secret \(policy.vault.secret)")
     switch live {
     case .success(let secret?):
-      let kept = secret.values.keys.filter { !policy.changedKeys.contains($0) }.sorted()
       lines.append(
         "  live version v\(secret.version); promote writes v\(secret.version + 1) with cas=\(secret.version)"
       )
-      lines.append("  keys kept unchanged: \(kept.isEmpty ? "none" : kept.joined(separator: ", "))")
+      let radius = BlastRadius.assess(
+        policy: policy, liveKeys: Array(secret.values.keys), secretKeys: secretKeys)
+      lines.append("")
+      lines.append("Blast radius (every key a leak of the secret exposed):")
+      let width = min(28, radius.entries.map(\.key.count).max() ?? 0)
+      for entry in radius.entries {
+        let source = entry.source == policy.vault.secret ? "" : " [\(entry.source)]"
+        let detail = entry.account.detail.isEmpty ? "" : ": \(entry.account.detail)"
+        lines.append(
+          "  \(entry.key.padding(toLength: max(width, entry.key.count), withPad: " ", startingAt: 0))  \(entry.account.name)\(detail)\(source)"
+        )
+      }
+      if let sentence = radius.unaccountedSentence(policy: policy) {
+        lines.append(
+          policy.strategy == .single
+            ? "  ✘ \(sentence)"
+            : "  note: not accounted for (strategy alternating allows it): \(radius.unaccounted.map(\.key).joined(separator: ", "))"
+        )
+      }
     case .success(nil):
       lines.append(
         "  the live secret does not exist: a run stops at preflight (check the path, or the token's rights)"
@@ -66,6 +84,12 @@ public enum RotationPlan {
     show([.deploy])
     show([.invalidate])
     show([.finish])
+    for manual in policy.manual {
+      show(
+        .finish,
+        "\(manual.key) stays pending for a person: rotate it, then `lockstep rotate confirm --key \(manual.key)`"
+      )
+    }
     show(.finish, "destroy staging, seal evidence, release lock")
     lines.append("")
     lines.append(
@@ -74,6 +98,42 @@ public enum RotationPlan {
       lines.append("  \(requirement.name): \(describe(requirement.need))")
     }
     return lines
+  }
+
+  /// The plan for machines (`rotate plan --json`): the paths, the versions and the blast
+  /// radius; key names and classes only, never a value.
+  public static func json(
+    policy: RotationPolicy, live: Result<VersionedSecret?, any Error>,
+    secretKeys: [(String, [String])] = []
+  ) -> [String: Any] {
+    var object: [String: Any] = [
+      "policy": policy.name, "strategy": policy.strategy.rawValue, "secret": policy.vault.secret,
+      "staging": policy.vault.staging, "lock": policy.vault.lock,
+      "rotated": policy.rotate.map(\.key), "derived": policy.derive.map(\.key),
+      "hooks": policy.hooks.map { ["name": $0.name, "run": $0.executable, "keys": $0.keys] },
+      "manual": policy.manual.map { ["key": $0.key, "instructions": $0.instructions] },
+      "kept": policy.keep.map { ["key": $0.key, "reason": $0.reason] },
+    ]
+    switch live {
+    case .success(let secret?):
+      object["live_version"] = secret.version
+      let radius = BlastRadius.assess(
+        policy: policy, liveKeys: Array(secret.values.keys), secretKeys: secretKeys)
+      object["keys"] = radius.entries.map { entry -> [String: Any] in
+        var item: [String: Any] = [
+          "key": entry.key, "source": entry.source, "class": entry.account.name,
+        ]
+        if !entry.account.detail.isEmpty { item["detail"] = entry.account.detail }
+        return item
+      }
+      object["unaccounted"] = radius.unaccounted.map(\.key)
+      object["complete"] = radius.unaccounted.isEmpty
+    case .success(nil):
+      object["live_error"] = "the live secret does not exist"
+    case .failure(let error):
+      object["live_error"] = "\(error)"
+    }
+    return object
   }
 
   /// A requirement in words.

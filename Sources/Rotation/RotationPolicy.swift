@@ -12,6 +12,10 @@ public struct RotationPolicy: Sendable {
   /// Every system the rotation changes or informs, in the order of `RotationTargets.all`
   /// (then of the policy): each is one file under `Targets/`.
   public var targets: [any RotationTarget]
+  /// Keys left as they are, each with the reason the evidence records.
+  public var keep: [KeptKey] = []
+  /// Keys a person rotates, completed with `rotate confirm`.
+  public var manual: [ManualKey] = []
 
   public struct VaultPaths: Sendable, Equatable {
     /// `mount/path` of the live secret.
@@ -77,7 +81,7 @@ extension RotationPolicy {
       throw PolicyError(file, nil, "not valid YAML")
     }
     let top = try PolicyNode(node: root, path: "", file: file).fields(allowed: [
-      "version", "name", "vault", "strategy", "rotate", "derive", "targets",
+      "version", "name", "vault", "strategy", "rotate", "derive", "targets", "keep", "manual",
     ])
     let versionNode = try top.required("version")
     guard try versionNode.int() == 1 else { throw versionNode.fail("only version 1 is known") }
@@ -150,7 +154,9 @@ extension RotationPolicy {
         }
       }
     }
+    (policy.keep, policy.manual) = try accounting(top)
     try policy.validate(file: file)
+    try policy.validateAccounting(file: file)
     return policy
   }
 

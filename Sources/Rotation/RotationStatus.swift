@@ -12,6 +12,9 @@ public struct RotationStatus: Sendable {
   public var stagingPath: String
   /// The policy file as given on this command line.
   public var policyFile: String
+  /// Manual follow-ups still owed (`rotate confirm`), with the policy's instructions.
+  public var pending: [PendingFollowUps.Item] = []
+  public var instructions: [String: String] = [:]
 
   public static func read(policy: RotationPolicy, store: any SecretStore, policyFile: String)
     async throws -> RotationStatus
@@ -24,9 +27,12 @@ public struct RotationStatus: Sendable {
       }
     }
     let staging = try await store.read(policy.vault.staging)
-    return RotationStatus(
+    var status = RotationStatus(
       lock: lock, invalidLock: invalid, stagingVersion: staging?.version,
       lockPath: policy.vault.lock, stagingPath: policy.vault.staging, policyFile: policyFile)
+    status.pending = try await PendingFollowUps.read(policy: policy, store: store).items
+    for manual in policy.manual { status.instructions[manual.key] = manual.instructions }
+    return status
   }
 
   /// The command to type, every argument quoted for a POSIX shell.
@@ -46,7 +52,23 @@ public struct RotationStatus: Sendable {
     return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
   }
 
-  public var lines: [String] {
+  /// The pending follow-ups, one line each, with the command that completes them.
+  public var pendingLines: [String] {
+    guard !pending.isEmpty else { return [] }
+    var lines = ["manual follow-ups pending (the leaked values still work until these are done):"]
+    for item in pending {
+      let how = instructions[item.key].map { $0.isEmpty ? "" : ": \($0)" } ?? ""
+      lines.append("  \(item.key) since \(item.since) (rotation \(item.rotationID))\(how)")
+    }
+    lines.append(
+      "complete each with: lockstep rotate confirm --policy \(Self.quoted(policyFile)) --key KEY --signing-key SIGNING-KEY-FILE < new-value"
+    )
+    return lines
+  }
+
+  public var lines: [String] { lockLines + pendingLines }
+
+  var lockLines: [String] {
     if let invalidLock {
       return [
         "the lock \(lockPath) holds a record Lockstep does not trust: \(invalidLock)",
@@ -85,6 +107,9 @@ public struct RotationStatus: Sendable {
     }
     if let invalidLock { object["invalid_lock"] = invalidLock }
     if let stagingVersion { object["staging_version"] = stagingVersion }
+    object["pending_follow_ups"] = pending.map {
+      ["key": $0.key, "rotation_id": $0.rotationID, "since": $0.since]
+    }
     let data =
       (try? JSONSerialization.data(
         withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()

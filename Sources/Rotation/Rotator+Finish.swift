@@ -8,6 +8,7 @@ extension Rotator {
     for record in try await eachTarget({ try await $0.finish(context) }) {
       try self.record(.finish, record)
     }
+    try await recordAccounting()
     try await store.destroy(policy.vault.staging)
     try record(
       .finish, TargetEvidence(target: policy.vault.staging, details: ["staging": "destroyed"]))

@@ -10,7 +10,9 @@ extension Rotator {
     if let own = checks.first(where: \.ownCredential) {
       throw RotationError.ownCredential(own.detail)
     }
-    let problems = checks.compactMap(\.problem)
+    var problems = checks.compactMap(\.problem)
+    if !resuming, let sentence = try await unaccountedKeys() { problems.append(sentence) }
+    problems += try await followUpRights()
     guard problems.isEmpty else {
       let why = problems.joined(separator: "; ")
       // A resumed rotation may have changed things already: say it stays resumable, never

@@ -71,12 +71,15 @@ extension Rotator {
     var fingerprint: @Sendable (SecretBytes) -> String = { _ in "" }
     if let evidence { fingerprint = evidence.fingerprinter }
     let progress = self.progress
-    return StepContext(
+    var context = StepContext(
       policy: policy, services: services, staged: staged, live: live,
       fingerprint: fingerprint,
       progress: { line in
         progress(Progress(step: step.rawValue, state: .info, message: line, elapsed: nil))
       }, memo: memo)
+    context.rotationID = lock?.rotationID ?? ""
+    context.attempt = 1 + resumptions
+    return context
   }
 
   /// Runs one part of every target in policy order, naming the target for a failure.

@@ -31,7 +31,7 @@ import Testing
     ),
     (
       "version: 1\nvault: { secret: secret/a }\nrotat: []\n",
-      "policy.yaml:3: rotat: unknown field (expected one of: derive, name, rotate, strategy, targets, vault, version)"
+      "policy.yaml:3: rotat: unknown field (expected one of: derive, keep, manual, name, rotate, strategy, targets, vault, version)"
     ),
     (
       "version: 1\nvault: { secret: nomount }\nrotate: []\n",

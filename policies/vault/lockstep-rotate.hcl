@@ -1,6 +1,6 @@
-# lockstep-rotate: what `lockstep rotate run|resume|status|plan` needs for
-# policies/rotation/aura-sign.yaml, and nothing more. For another policy, replace the three
-# paths (live secret, staging, lock) with its own; the KV v2 API paths insert data/ and
+# lockstep-rotate: what `lockstep rotate run|resume|status|plan|confirm` needs for
+# policies/rotation/aura-sign.yaml, and nothing more. For another policy, replace the four
+# paths (live secret, staging, lock, pending) with its own; the KV v2 API paths insert data/ and
 # metadata/ after the mount.
 
 # The live secret: read version N, write N+1 with check-and-set.
@@ -23,6 +23,15 @@ path "secret/data/lockstep/locks/aura/production" {
   capabilities = ["create", "read", "update"]
 }
 path "secret/metadata/lockstep/locks/aura/production" {
+  capabilities = ["delete"]
+}
+
+# The manual follow-ups still owed (keys a person rotates, then `rotate confirm`): written
+# at finish, read by status, rewritten and finally deleted by confirm.
+path "secret/data/lockstep/pending/aura/production" {
+  capabilities = ["create", "read", "update"]
+}
+path "secret/metadata/lockstep/pending/aura/production" {
   capabilities = ["delete"]
 }
 

@@ -106,9 +106,12 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
 
   public func validate(in policy: RotationPolicy, file: String) throws(PolicyError) {
     let changed = Set(policy.changedKeys)
-    for key in keys where !changed.contains(key) {
+    let manual = Set(policy.manual.map(\.key))
+    for key in keys where !changed.contains(key) && !manual.contains(key) {
       throw PolicyError(
-        file, nil, "targets.kubernetes \(deployment): key \(key) is neither rotated nor derived")
+        file, nil,
+        "targets.kubernetes \(deployment): key \(key) is neither rotated, derived nor a manual follow-up"
+      )
     }
   }
 

@@ -54,6 +54,7 @@ public struct PostgresRoleTarget: RotationTarget, Equatable {
   }
 
   public var label: String { "postgres role \(role)" }
+  public func appliedKeys(in policy: RotationPolicy) -> [String] { [passwordKey] }
   public var id: String { role }
 
   public func validate(in policy: RotationPolicy, file: String) throws(PolicyError) {

@@ -62,6 +62,7 @@ public struct RedisUserTarget: RotationTarget, Equatable {
 
   public var label: String { "redis user \(user)" }
   public var id: String { "redis-user:\(user)" }
+  public func appliedKeys(in policy: RotationPolicy) -> [String] { [passwordKey] }
 
   public func validate(in policy: RotationPolicy, file: String) throws(PolicyError) {
     guard policy.rotate.contains(where: { $0.key == passwordKey }) else {

@@ -26,6 +26,9 @@ public protocol RotationTarget: Sendable {
   /// Keys of the live secret this target changes besides `rotate:` and `derive:` (the
   /// role name an alternating rotation switches); staged at `stage` and promoted.
   func changedKeys(in policy: RotationPolicy) -> [String]
+  /// Rotated keys (`rotate:` entries) whose new value this target applies to its system:
+  /// `rotate plan` calls them "rotated by" its label.
+  func appliedKeys(in policy: RotationPolicy) -> [String]
   /// Values of those keys, computed at `stage` from the live secret.
   func stage(_ context: StageContext) throws -> [String: SecretBytes]
 
@@ -62,6 +65,7 @@ public protocol RotationTarget: Sendable {
 extension RotationTarget {
   public func validate(in policy: RotationPolicy, file: String) throws(PolicyError) {}
   public func changedKeys(in policy: RotationPolicy) -> [String] { [] }
+  public func appliedKeys(in policy: RotationPolicy) -> [String] { [] }
   public func stage(_ context: StageContext) throws -> [String: SecretBytes] { [:] }
   public func requirements(in policy: RotationPolicy) -> [PreflightRequirement] { [] }
   public func preflight(_ context: PreflightContext) async -> [PreflightCheck] { [] }
@@ -87,6 +91,7 @@ public enum RotationTargets {
     RedisSessionsTarget.self,
     LogScanTarget.self,
     RedisUserTarget.self,
+    HookTarget.self,
   ]
 
   static var sections: [String] { all.map { $0.section } }
@@ -222,6 +227,11 @@ public struct StepContext: Sendable {
   public let fingerprint: @Sendable (SecretBytes) -> String
   /// A line of progress under the current step.
   public let progress: @Sendable (String) -> Void
+  /// The rotation's id, and which run of it this is: 1 for `rotate run`, n for its
+  /// (n-1)th `resume` (counted from the trail), so a target that calls out (a hook) can
+  /// say "this may repeat an earlier call".
+  public var rotationID = ""
+  public var attempt = 1
   /// Shared by the targets of one step: `firstTime(key)` is true once per key (a Secret
   /// shared by two deployments is written once).
   let memo: Memo

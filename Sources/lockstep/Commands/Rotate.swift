@@ -19,7 +19,7 @@ extension Lockstep {
       abstract: "Rotate compromised secrets across Vault, PostgreSQL, Kubernetes and Redis.",
       discussion:
         "The protocol, the policy schema and the evidence are described in docs/rotation.md.",
-      subcommands: [Plan.self, Run.self, Resume.self, Status.self, Abort.self])
+      subcommands: [Plan.self, Run.self, Resume.self, Status.self, Abort.self, Confirm.self])
   }
 }
 
@@ -63,9 +63,15 @@ struct RunOptions: ParsableArguments {
 extension Lockstep.Rotate {
   struct Plan: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-      abstract: "Show what a rotation would change; writes nothing.")
+      abstract: "Show what a rotation would change and every key it accounts for; writes nothing.",
+      discussion:
+        "Under strategy single, a key of the live secret (or of a Kubernetes Secret the policy writes) that the policy neither rotates, derives, hands to a target, lists under manual nor keeps with a reason fails the plan with exit status 2."
+    )
 
     @OptionGroup var options: RotationOptions
+
+    @Flag(help: "Print the plan as JSON.")
+    var json = false
 
     func run() async throws {
       let policy = try options.load()
@@ -76,7 +82,26 @@ extension Lockstep.Rotate {
       } catch {
         live = .failure(error)
       }
-      for line in RotationPlan.lines(policy: policy, live: live) { Terminal.out(line) }
+      let (secretKeys, unreadable) =
+        policy.kubernetes.isEmpty ? ([], []) : await BlastRadius.secretKeys(policy: policy)
+      if json {
+        var object = RotationPlan.json(policy: policy, live: live, secretKeys: secretKeys)
+        if !unreadable.isEmpty { object["unreadable"] = unreadable }
+        let data = try JSONSerialization.data(
+          withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        Terminal.out(String(decoding: data, as: UTF8.self))
+      } else {
+        for line in RotationPlan.lines(policy: policy, live: live, secretKeys: secretKeys) {
+          Terminal.out(line)
+        }
+        for line in unreadable { Terminal.error("warning: could not read \(line)") }
+      }
+      guard case .success(let secret?) = live else { return }
+      let radius = BlastRadius.assess(
+        policy: policy, liveKeys: Array(secret.values.keys), secretKeys: secretKeys)
+      if policy.strategy == .single, let sentence = radius.unaccountedSentence(policy: policy) {
+        throw UserError(sentence, exit: .mismatch)
+      }
     }
   }
 
