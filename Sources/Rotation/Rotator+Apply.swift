@@ -1,5 +1,3 @@
-import LockstepCore
-
 /// Step 3, apply: each target changes its system to accept the new values, before Vault's
 /// live secret holds them (PostgreSQL role passwords…).
 extension Rotator {
