@@ -12,6 +12,7 @@ import Vault
 @Suite(.serialized) struct RotationEndToEndTests {
   static let rotated = [
     "SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD", "DATABASE_URL",
+    "REDIS_PASSWORD", "REDIS_URL",
   ]
 
   /// What a completed rotation must leave behind, whichever way it got there.

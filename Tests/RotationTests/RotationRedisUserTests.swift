@@ -24,6 +24,16 @@ import Vault
     derive:
       - key: REDIS_URL
         url_password: REDIS_PASSWORD
+    keep:   # the seeded secret's other keys: not what this test rotates
+      - { key: DATABASE_URL, reason: not under test here }
+      - { key: DATABASE_PASSWORD, reason: not under test here }
+      - { key: IRON_SESSION_PASSWORD, reason: not under test here }
+      - { key: MINIO_ENDPOINT, reason: not under test here }
+      - { key: MINIO_ACCESS_KEY, reason: not under test here }
+      - { key: MINIO_SECRET_KEY, reason: not under test here }
+      - { key: SMTP_PASSWORD, reason: not under test here }
+      - { key: DB_POOL_MAX, reason: not under test here }
+      - { key: FEATURE_FLAGS, reason: not under test here }
     targets:
       redis_users:
         - user: aura
