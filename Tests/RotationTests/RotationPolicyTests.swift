@@ -13,9 +13,15 @@ import Testing
     #expect(policy.vault.staging == "secret/lockstep/staging/aura/production")
     #expect(policy.vault.lock == "secret/lockstep/locks/aura/production")
     #expect(
-      policy.rotate.map(\.key) == ["SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD"])
+      policy.rotate.map(\.key) == [
+        "SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD", "REDIS_PASSWORD",
+      ])
     #expect(policy.rotate[0].generator == .randomBytes(count: 32, encoding: .base64))
-    #expect(policy.derive.map(\.key) == ["DATABASE_URL"])
+    #expect(policy.derive.map(\.key) == ["DATABASE_URL", "REDIS_URL"])
+    #expect(
+      policy.targets.compactMap { ($0 as? RedisUserTarget)?.user } == ["aura"],
+      "the application's Redis ACL user is rotated too")
+    #expect(policy.manual.map(\.key) == ["MINIO_SECRET_KEY", "SMTP_PASSWORD"])
     #expect(policy.postgres.map(\.role) == ["aura"])
     #expect(policy.kubernetes.map(\.deployment) == ["aura-api", "aura-worker"])
     #expect(policy.kubernetes[0].rolloutTimeout == .seconds(300))
