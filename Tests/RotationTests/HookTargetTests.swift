@@ -10,7 +10,8 @@ import Vault
 
 /// Issue 13, "hook target", end to end: a rotation hands MINIO_SECRET_KEY to a hook that
 /// records what it received; a failing first call is resumed with the same staged value.
-extension RotationEndToEndTests {
+
+extension RotationReferenceTests {
   @Test func aHookAppliesTheStagedValueAndIsCalledAgainOnResume() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     try await stack.seed()

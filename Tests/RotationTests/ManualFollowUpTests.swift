@@ -7,7 +7,8 @@ import Vault
 /// Issue 13, "manual follow-ups": listed by the plan, pending after the run (evidence and
 /// `rotate status`), completed with `rotate confirm` (value on stdin, CAS write, deployed),
 /// on the real servers.
-extension RotationEndToEndTests {
+
+extension RotationStackSuite {
   func confirm(
     _ stack: RotationStack, policy: String, key: String, value: String, extra: [String] = []
   ) async throws -> ChildProcess.Result {
@@ -21,7 +22,9 @@ extension RotationEndToEndTests {
       ] + extra, environment: environment, stdin: SecretBytes(utf8: value + "\n"),
       timeout: .seconds(120), directory: stack.directory)
   }
+}
 
+extension RotationReferenceTests {
   @Test func manualFollowUpsArePendingUntilConfirmedAndDeployed() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     try await stack.seed()

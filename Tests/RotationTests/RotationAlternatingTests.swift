@@ -8,7 +8,8 @@ import Vault
 /// `strategy: alternating` end to end, with the shipped scheduled policy: two login roles
 /// used in turn. In the same serialized suite as the compromise rotation (one stack at a
 /// time on two cores).
-extension RotationEndToEndTests {
+
+extension RotationStackSuite {
   /// Turns the seeded system into a blue/green pair: `aura` becomes the group role that
   /// owns the tables, `aura_blue` (in use, member of `aura`) and `aura_green` (not a member
   /// yet: the rotation must make the two equal) log in. Returns blue's and green's passwords.
@@ -46,7 +47,9 @@ extension RotationEndToEndTests {
     defer { admin.close() }
     return Set(try admin.roleProfile(role)?.memberships.map(\.group) ?? [])
   }
+}
 
+extension RotationEndToEndTests {
   @Test func alternatingSwitchesRolesAndLeavesTheRoleInUseWorking() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     try await stack.seed()

@@ -7,6 +7,19 @@ import Vault
 
 /// Issue 17 §9: behaviour that had no test — own login refused, --json, --rebase,
 /// --force-unlock and the expired lock, mode env, flush_database, and Ctrl-C.
+
+extension RotationStackSuite {
+  /// Rewrites the held lock as if another host held it, expiring at `expires`.
+  func moveLock(_ stack: RotationStack, expires: Date) async throws {
+    let lock = try await stack.vaultClient.read("secret/lockstep/locks/aura/production")
+    var values = SecretMap()
+    for (key, value) in lock.data { values[key] = value }
+    values["host"] = SecretBytes(utf8: "ops-elsewhere")
+    values["expires_at"] = SecretBytes(utf8: ISO8601DateFormatter().string(from: expires))
+    _ = try await stack.vaultClient.write("secret/lockstep/locks/aura/production", values)
+  }
+}
+
 extension RotationEndToEndTests {
   @Test func runRefusesToRotateLockstepsOwnLogin() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
@@ -54,16 +67,6 @@ extension RotationEndToEndTests {
     #expect(live.data["MINIO_ENDPOINT"]?.unsafeUTF8String() == "http://minio.example:9000")
     let password = try #require(live.data["DATABASE_PASSWORD"])
     #expect(try stack.login(password) == .accepted)
-  }
-
-  /// Rewrites the held lock as if another host held it, expiring at `expires`.
-  func moveLock(_ stack: RotationStack, expires: Date) async throws {
-    let lock = try await stack.vaultClient.read("secret/lockstep/locks/aura/production")
-    var values = SecretMap()
-    for (key, value) in lock.data { values[key] = value }
-    values["host"] = SecretBytes(utf8: "ops-elsewhere")
-    values["expires_at"] = SecretBytes(utf8: ISO8601DateFormatter().string(from: expires))
-    _ = try await stack.vaultClient.write("secret/lockstep/locks/aura/production", values)
   }
 
   @Test func aLockElsewhereNeedsForceUnlockUntilItExpires() async throws {
@@ -157,9 +160,7 @@ extension RotationEndToEndTests {
     #expect(resumed.status == 0, "\(resumed.stderrText)")
     try await expectFullyRotated(stack, before: before, oldPassword: oldPassword)
   }
-}
 
-extension RotationEndToEndTests {
   /// Issue 11: rotate checks what doctor checks. A CREATEROLE login without
   /// pg_signal_backend, and (on libpq 15) without read access to pg_hba_file_rules, stops at
   /// preflight with both reasons; granting them lets the same run through.

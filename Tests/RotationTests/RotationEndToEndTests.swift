@@ -6,14 +6,18 @@ import TestSupport
 import Testing
 import Vault
 
-/// The compromise rotation end to end: the built binary against real OpenBao, PostgreSQL,
-/// Redis and kubectl + the Kubernetes stand-in. Serialized: each test drives a whole stack
-/// and the machine has two cores.
-@Suite(.serialized) struct RotationEndToEndTests {
-  static let rotated = [
-    "SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD", "DATABASE_URL",
-    "REDIS_PASSWORD", "REDIS_URL",
-  ]
+/// The suites that drive a whole rotation stack (this one, RotationHostileTests and
+/// RotationReferenceTests) share these helpers; each suite is serialized, and the three
+/// run beside each other, so that two stacks work at once on a two-core machine.
+protocol RotationStackSuite {}
+
+extension RotationStackSuite {
+  static var rotated: [String] {
+    [
+      "SESSION_SECRET", "IRON_SESSION_PASSWORD", "DATABASE_PASSWORD", "DATABASE_URL",
+      "REDIS_PASSWORD", "REDIS_URL",
+    ]
+  }
 
   /// What a completed rotation must leave behind, whichever way it got there.
   func expectFullyRotated(
@@ -125,7 +129,12 @@ import Vault
       }
     }
   }
+}
 
+/// The compromise rotation end to end: the built binary against real OpenBao, PostgreSQL,
+/// Redis and kubectl + the Kubernetes stand-in. Serialized: each test drives a whole stack
+/// and the machine has two cores.
+@Suite(.serialized) struct RotationEndToEndTests: RotationStackSuite {
   @Test func aFullRotationRotatesEverythingAndLeaksNothing() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     let oldPassword = try await stack.seed()

@@ -8,7 +8,8 @@ import Vault
 /// Issue 11 and 17 against the real stack: a planted lock record, a server that asks for the
 /// password in clear, a pg_hba `reject` line, a typo'd Secret or role. Each must end in one
 /// sentence with nothing changed. In the serialized end-to-end suite (one stack at a time).
-extension RotationEndToEndTests {
+
+extension RotationStackSuite {
   /// Writes `values` at the lock path with the root token, as an attacker with write access
   /// to `secret/lockstep/locks/…` could.
   func plantLock(_ stack: RotationStack, _ fields: [String: String]) async throws {
@@ -27,6 +28,76 @@ extension RotationEndToEndTests {
     ].merging(overrides) { $1 }
   }
 
+  // MARK: PostgreSQL: cleartext and reject
+
+  /// Prepends `line` to the test cluster's pg_hba.conf and reloads it.
+  func addHBALine(_ stack: RotationStack, _ line: String) throws {
+    let path = stack.postgres.directory + "/pg/data/pg_hba.conf"
+    let original = try String(contentsOfFile: path, encoding: .utf8)
+    try (line + "\n" + original).write(toFile: path, atomically: false, encoding: .utf8)
+    let admin = try stack.adminConnection(database: "postgres")
+    defer { admin.close() }
+    try admin.query("SELECT pg_reload_conf()")
+  }
+
+  /// A relay in front of PostgreSQL that records every byte the client sends.
+  func startRelay(_ stack: RotationStack) async throws -> (port: Int, log: String, pid: String) {
+    let port = FreePort.next()
+    let log = stack.directory + "/relay.bin"
+    let script = stack.directory + "/relay.py"
+    try """
+    import socket, sys, threading
+    listen, target, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+    out = open(log, "ab", buffering=0)
+    lock = threading.Lock()
+    def pump(src, dst, record):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if record:
+                    with lock:
+                        out.write(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", listen))
+    server.listen(64)
+    while True:
+        client, _ = server.accept()
+        upstream = socket.create_connection(("127.0.0.1", target))
+        threading.Thread(target=pump, args=(client, upstream, True), daemon=True).start()
+        threading.Thread(target=pump, args=(upstream, client, False), daemon=True).start()
+
+    """.write(toFile: script, atomically: true, encoding: .utf8)
+    let started = try await ChildProcess.runDetached(
+      "bash",
+      [
+        "-c", "setsid python3 \"$@\" >/dev/null 2>&1 & echo $!", "relay", script, String(port),
+        String(stack.postgres.port), log,
+      ], environment: stack.environment, timeout: .seconds(10))
+    let ready = try await ChildProcess.runDetached(
+      "bash",
+      [
+        "-c",
+        "for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && exit 0; sleep 0.1; done; exit 1",
+        "wait", String(port),
+      ], environment: stack.environment, timeout: .seconds(20))
+    #expect(ready.succeeded, "the relay listens")
+    return (port, log, started.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+}
+
+@Suite(.serialized) struct RotationHostileTests: RotationStackSuite {
   @Test func aPlantedLockRecordNeverChoosesALocalPath() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     var oldPassword = try await stack.seed()
@@ -129,74 +200,6 @@ extension RotationEndToEndTests {
     #expect(expiries.count >= 2, "the expiry was renewed: \(expiries)")
     let result = try await run.value
     #expect(result.status == 0, "\(result.stderrText)")
-  }
-
-  // MARK: PostgreSQL: cleartext and reject
-
-  /// Prepends `line` to the test cluster's pg_hba.conf and reloads it.
-  func addHBALine(_ stack: RotationStack, _ line: String) throws {
-    let path = stack.postgres.directory + "/pg/data/pg_hba.conf"
-    let original = try String(contentsOfFile: path, encoding: .utf8)
-    try (line + "\n" + original).write(toFile: path, atomically: false, encoding: .utf8)
-    let admin = try stack.adminConnection(database: "postgres")
-    defer { admin.close() }
-    try admin.query("SELECT pg_reload_conf()")
-  }
-
-  /// A relay in front of PostgreSQL that records every byte the client sends.
-  func startRelay(_ stack: RotationStack) async throws -> (port: Int, log: String, pid: String) {
-    let port = FreePort.next()
-    let log = stack.directory + "/relay.bin"
-    let script = stack.directory + "/relay.py"
-    try """
-    import socket, sys, threading
-    listen, target, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    out = open(log, "ab", buffering=0)
-    lock = threading.Lock()
-    def pump(src, dst, record):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if record:
-                    with lock:
-                        out.write(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-    server = socket.socket()
-    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    server.bind(("127.0.0.1", listen))
-    server.listen(64)
-    while True:
-        client, _ = server.accept()
-        upstream = socket.create_connection(("127.0.0.1", target))
-        threading.Thread(target=pump, args=(client, upstream, True), daemon=True).start()
-        threading.Thread(target=pump, args=(upstream, client, False), daemon=True).start()
-
-    """.write(toFile: script, atomically: true, encoding: .utf8)
-    let started = try await ChildProcess.runDetached(
-      "bash",
-      [
-        "-c", "setsid python3 \"$@\" >/dev/null 2>&1 & echo $!", "relay", script, String(port),
-        String(stack.postgres.port), log,
-      ], environment: stack.environment, timeout: .seconds(10))
-    let ready = try await ChildProcess.runDetached(
-      "bash",
-      [
-        "-c",
-        "for i in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$1) 2>/dev/null && exit 0; sleep 0.1; done; exit 1",
-        "wait", String(port),
-      ], environment: stack.environment, timeout: .seconds(20))
-    #expect(ready.succeeded, "the relay listens")
-    return (port, log, started.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
   @Test func aServerAskingForTheNewPasswordInClearNeverGetsIt() async throws {

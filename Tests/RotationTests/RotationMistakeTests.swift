@@ -7,7 +7,8 @@ import Testing
 /// `trust` line that keeps the old password (and any other) logging in after `ALTER ROLE`,
 /// and a workload that stopped reading the Secret while the rotation ran. Both used to end
 /// in "complete", exit 0.
-extension RotationEndToEndTests {
+
+extension RotationStackSuite {
   /// A PostgreSQL startup from `source` (a loopback address other than 127.0.0.1, standing
   /// in for another host of the network) as `role`, sending no password: true when the
   /// server answers AuthenticationOk at once.
@@ -32,7 +33,9 @@ extension RotationEndToEndTests {
       environment: stack.environment, timeout: .seconds(20))
     return result.status == 0
   }
+}
 
+extension RotationHostileTests {
   /// The line operators write for "the app network is trusted": from there the leaked
   /// password keeps working after any rotation, so the rotation must not claim the old
   /// password is refused. It stops before any change, and doctor says the same.

@@ -7,7 +7,8 @@ import Vault
 
 /// Issue 17: mistakes at 3 a.m. caught before they cost, one evidence trail across
 /// resumes, an abort. Real servers, the built binary.
-extension RotationEndToEndTests {
+
+extension RotationStackSuite {
   /// The stack's policy with `old` replaced by `new`, written next to it.
   func variant(_ stack: RotationStack, _ old: String, _ new: String, name: String) throws
     -> String
@@ -19,7 +20,9 @@ extension RotationEndToEndTests {
       toFile: path, atomically: true, encoding: .utf8)
     return path
   }
+}
 
+@Suite(.serialized) struct RotationReferenceTests: RotationStackSuite {
   @Test func aTypodSecretOrOneNoPodReadsStopsThePreflight() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     let oldPassword = try await stack.seed()
