@@ -127,8 +127,8 @@ extension Checkup {
         if !metadataDelete {
           log.pass(name, "\(mount.path) is KV version 2")
         }
-        let data = mount.path + "data/" + relative
-        let metadata = mount.path + "metadata/" + relative
+        let data = mount.apiPath("data", relative)
+        let metadata = mount.apiPath("metadata", relative)
         apiPaths.append((requirement.name, path, data, rights))
         if metadataDelete {
           apiPaths.append(("Vault \(role) cleanup", path, metadata, ["delete"]))
