@@ -128,46 +128,29 @@ public struct ManualConfirmation {
     progress("\(policy.vault.secret) v\(version) holds the new \(key)")
 
     var deployed: [String] = []
-    if let deployments {
-      var updatedSecrets = Set<String>()
-      for target in targets(of: key) {
-        let label = "\(target.namespace)/\(target.deployment)"
-        switch target.mode {
-        case .secret:
-          let name = target.secretName ?? target.deployment
-          if updatedSecrets.insert("\(target.context ?? "")/\(target.namespace)/\(name)").inserted {
-            // An operator's Secret would be overwritten at its next sync: not ours to write.
-            if let owner = try await deployments.secretOwner(
-              namespace: target.namespace, name: name, context: target.context)
-            {
-              throw UserError(
-                "Secret \(target.namespace)/\(name) is written by \(owner), which syncs it from Vault: Vault already holds the new \(key), so let \(owner) sync (or run a rotation), then run rotate confirm again to restart \(label)",
-                exit: .temporaryFailure)
-            }
-            try await deployments.updateSecret(
-              namespace: target.namespace, name: name, values: [key: value],
-              context: target.context)
-          }
-        case .env:
-          try await deployments.patchEnv(
-            namespace: target.namespace, kind: target.kind, deployment: target.deployment,
-            container: target.container, values: [key: value], context: target.context)
-        }
-        _ = try await deployments.restart(
-          namespace: target.namespace, kind: target.kind, deployment: target.deployment,
-          context: target.context)
-        let progress = self.progress
-        try await deployments.waitForRollout(
-          namespace: target.namespace, kind: target.kind, deployment: target.deployment,
-          timeout: target.rolloutTimeout, context: target.context, progress: progress)
-        try evidence.record(
-          step: "deploy", target: "deployment \(label)", outcome: "ok",
-          details: ["mode": target.mode.rawValue, "keys": [key], "rollout": "complete"])
-        progress("deployment \(label) rolled out with the new \(key)")
-        deployed.append(label)
+    let receiving = targets(of: key)
+    if !receiving.isEmpty {
+      guard let deployments else {
+        throw UserError("\(key) is deployed to Kubernetes, but no kubectl client was given")
       }
-    } else if !targets(of: key).isEmpty {
-      throw UserError("\(key) is deployed to Kubernetes, but no kubectl client was given")
+      // Deployed as a rotation deploys it, by the target itself: each target writes what
+      // it receives of the staged values (this key alone), through the Secret's operator
+      // where one owns it, restarts, waits, and proves the restarted pods read the Secret.
+      let context = StepContext(
+        policy: policy, services: RotationServices(deployments: deployments),
+        staged: [key: value], live: nil, fingerprint: evidence.fingerprinter,
+        progress: progress, memo: StepContext.Memo())
+      for target in receiving {
+        for record in try await target.deploy(context) {
+          var details = record.details.mapValues(\.json)
+          if details["keys"] != nil { details["keys"] = [key] }
+          try evidence.record(
+            step: record.step ?? "deploy", target: record.target, outcome: record.outcome,
+            details: details)
+        }
+        progress("\(target.label) rolled out with the new \(key)")
+        deployed.append("\(target.namespace)/\(target.deployment)")
+      }
     }
 
     let remaining = pending.items.filter { $0.key != key }
