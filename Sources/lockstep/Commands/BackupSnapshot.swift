@@ -33,6 +33,8 @@ extension Lockstep.BackupCommand {
     @Option(help: "An Ed25519 signing key file to sign the backup with.")
     var signKey: String?
 
+    @OptionGroup var retention: BackupRetentionOptions
+
     @OptionGroup var vaultLogin: VaultLoginOptions
 
     @Flag(help: "Print the result as JSON.")
@@ -47,7 +49,8 @@ extension Lockstep.BackupCommand {
       let backup = SnapshotBackup(
         recipients: try BackupRecipients(parsing: recipients, passphrase: passphrase),
         signingKey: try signKey.map { try KeyFile.readSigningKey(path: $0) },
-        destinations: try destinations.map { try BackupDestination.parse($0) })
+        destinations: try destinations.map { try BackupDestination.parse($0) },
+        writeOptions: retention.writeOptions(now: Date()))
       try backup.recipients.validate()
       let vault = try vaultLogin.client()
       try await vault.loginIfConfigured()
