@@ -103,8 +103,10 @@ final class BackupUpload {
 
   /// Drops what was written (the temporary file, an unfinished multipart upload).
   func abort() async {
-    if case .object(let upload, _) = target { await upload.abort() }
-    // A file: AtomicFile removes its temporary file when released uncommitted.
+    switch target {
+    case .file(let file, _): file.discard()
+    case .object(let upload, _): await upload.abort()
+    }
   }
 }
 
