@@ -2,6 +2,7 @@ import Crypto
 import Envelope
 import Foundation
 import LockstepCore
+import ObjectStore
 import Vault
 
 /// `backup create`: Vault → payload → envelope → every destination.
@@ -41,51 +42,61 @@ public struct BackupCreator: Sendable {
   public var recipients: BackupRecipients
   public var signingKey: Ed25519KeyPair?
   public var destinations: [BackupDestination]
+  /// S3 Object Lock retention of the new object (`--retain-days`).
+  public var writeOptions: ObjectWriteOptions
 
   public init(
     scope: VaultExporter.Scope, recipients: BackupRecipients, signingKey: Ed25519KeyPair? = nil,
-    destinations: [BackupDestination]
+    destinations: [BackupDestination], writeOptions: ObjectWriteOptions = ObjectWriteOptions()
   ) {
     self.scope = scope
     self.recipients = recipients
     self.signingKey = signingKey
     self.destinations = destinations
+    self.writeOptions = writeOptions
   }
 
+  /// Streams Vault → payload records → envelope chunks → every destination: memory stays
+  /// bounded by the envelope's buffer and one part per bucket, whatever the number of
+  /// secrets. The phases overlap: `vault_seconds` covers the walk and the encryption and
+  /// writes done while it runs, `encrypt_seconds` the manifest and the last chunks,
+  /// `write_seconds` the commits (fsync + rename, the last part and the completion).
   public func run(vault: VaultClient, now: Date = Date()) async throws -> Result {
     try recipients.validate()
     guard !destinations.isEmpty else { throw BackupError.usage("Give at least one --to.") }
     let clock = ContinuousClock()
     let start = clock.now
-    for destination in destinations { try await destination.preflight() }
-    let payload = try await VaultExporter(vault: vault).export(scope, created: now)
-    let exported = clock.now
-    let encrypted = try await encrypt(payload, vault: vault)
-    let sealed = clock.now
-    var name = BackupName.make(now)
-    var attempt = 1
-    // Two backups in the same second get -2, -3…: never overwrite, never fail for that.
-    while try await destinations.asyncContains(where: { try await $0.exists(name: name) }) {
-      attempt += 1
-      name = BackupName.make(now, sequence: attempt)
+    let (name, uploads) = try await BackupUpload.openFree(
+      destinations, options: writeOptions, name: { BackupName.make(now, sequence: $0) })
+    do {
+      let fileKey = SecretBytes.random(count: 32)
+      let all = try await recipients.resolved(fileKey: fileKey, vault: vault)
+      let fanOut = BackupFanOut(uploads)
+      let envelope = try EnvelopeWriter(
+        to: fanOut, recipients: all, signingKey: signingKey, fileKey: fileKey)
+      let writer = try await VaultExporter(vault: vault).stream(scope, created: now) {
+        try BackupPayloadWriter(header: $0, envelope: envelope)
+      }
+      let exported = clock.now
+      try await onDedicatedThread { try writer.finish() }
+      let sealed = clock.now
+      var locations: [String] = []
+      for upload in uploads { locations.append(try await upload.commit()) }
+      let end = clock.now
+      return Result(
+        name: name, locations: locations, paths: writer.paths, versions: writer.versions,
+        bytes: fanOut.bytes, durationSeconds: (end - start).inSeconds,
+        phases: Result.Phases(
+          vaultSeconds: (exported - start).inSeconds,
+          encryptSeconds: (sealed - exported).inSeconds, writeSeconds: (end - sealed).inSeconds),
+        created: BackupName.iso8601(now))
+    } catch {
+      for upload in uploads { await upload.abort() }
+      throw error
     }
-    var locations: [String] = []
-    for destination in destinations {
-      locations.append(try await destination.write(name: name, bytes: encrypted))
-    }
-    let end = clock.now
-    // Counts only: the manifest's digests were computed once, inside the payload.
-    let paths = Set(payload.secrets.map(\.fullPath)).count
-    return Result(
-      name: name, locations: locations, paths: paths, versions: payload.secrets.count,
-      bytes: encrypted.count,
-      durationSeconds: (end - start).inSeconds,
-      phases: Result.Phases(
-        vaultSeconds: (exported - start).inSeconds, encryptSeconds: (sealed - exported).inSeconds,
-        writeSeconds: (end - sealed).inSeconds),
-      created: payload.header.created)
   }
 
+  /// A whole payload encrypted in memory (tests and tools; `run` streams instead).
   func encrypt(_ payload: BackupPayload, vault: VaultClient) async throws -> [UInt8] {
     let fileKey = SecretBytes.random(count: 32)
     let all = try await recipients.resolved(fileKey: fileKey, vault: vault)
@@ -96,14 +107,5 @@ public struct BackupCreator: Sendable {
     try plaintext.withUnsafeBytes { try writer.write($0) }
     try writer.finish()
     return sink.bytes
-  }
-}
-
-extension Array where Element == BackupDestination {
-  fileprivate func asyncContains(where predicate: (BackupDestination) async throws -> Bool)
-    async throws -> Bool
-  {
-    for element in self where try await predicate(element) { return true }
-    return false
   }
 }

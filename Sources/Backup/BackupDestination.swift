@@ -87,7 +87,7 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
     case .directory(let directory):
       return access((directory as NSString).appendingPathComponent(name), F_OK) == 0
     case .bucket(let location, let store):
-      return try await store.head(location.key(name)) != nil
+      return try await store.exists(location.key(name))
     }
   }
 
@@ -145,6 +145,17 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
       }
     case .bucket(let location, let store):
       try await store.delete(location.key(entry.name))
+    }
+  }
+
+  /// Deletes `entry` unless S3 Object Lock still retains it (prune).
+  public func deleteUnlessRetained(_ entry: Entry) async throws -> DeletionOutcome {
+    switch self {
+    case .directory:
+      try await delete(entry)
+      return .deleted
+    case .bucket(let location, let store):
+      return try await store.deleteUnlessRetained(location.key(entry.name))
     }
   }
 
@@ -212,7 +223,7 @@ public enum BackupDestination: Sendable, CustomStringConvertible {
     try file.commit()
   }
 
-  private static func makeDirectory(_ path: String) throws {
+  static func makeDirectory(_ path: String) throws {
     var isDirectory: ObjCBool = false
     if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) {
       guard isDirectory.boolValue else { throw BackupError.io("\(path) is not a directory.") }

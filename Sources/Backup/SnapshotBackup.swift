@@ -2,6 +2,7 @@ import Crypto
 import Envelope
 import Foundation
 import LockstepCore
+import ObjectStore
 import Vault
 
 /// `backup snapshot`: a Raft snapshot of the whole cluster (KV, Transit keys, auth methods,
@@ -78,14 +79,17 @@ public struct SnapshotBackup: Sendable {
   public var recipients: BackupRecipients
   public var signingKey: Ed25519KeyPair?
   public var destinations: [BackupDestination]
+  /// S3 Object Lock retention of the new object (`--retain-days`).
+  public var writeOptions: ObjectWriteOptions
 
   public init(
     recipients: BackupRecipients, signingKey: Ed25519KeyPair? = nil,
-    destinations: [BackupDestination]
+    destinations: [BackupDestination], writeOptions: ObjectWriteOptions = ObjectWriteOptions()
   ) {
     self.recipients = recipients
     self.signingKey = signingKey
     self.destinations = destinations
+    self.writeOptions = writeOptions
   }
 
   public func run(vault: VaultClient, now: Date = Date()) async throws -> Result {
@@ -93,59 +97,46 @@ public struct SnapshotBackup: Sendable {
     guard !destinations.isEmpty else { throw BackupError.usage("Give at least one --to.") }
     let clock = ContinuousClock()
     let start = clock.now
-    for destination in destinations { try await destination.preflight() }
-    let cluster = try await vault.clusterIdentity()
-    let fetchStart = clock.now
-    let snapshot = try await vault.raftSnapshot()
-    let fetched = clock.now
-    let header = Header(
-      created: BackupName.iso8601(now), vaultAddress: vault.configuration.address,
-      cluster: cluster, snapshotBytes: snapshot.count,
-      snapshotSHA256: snapshot.withUnsafeBytes { Hex.encode(SHA256.hash($0)) })
-    let encrypted = try await encrypt(header: header, snapshot: snapshot, vault: vault)
-    let sealed = clock.now
-    var sequence = 1
-    var name = BackupName.makeSnapshot(now)
-    // Two snapshots in the same second get -2, -3…: never overwrite, never fail for that.
-    while try await exists(name) {
-      sequence += 1
-      name = BackupName.makeSnapshot(now, sequence: sequence)
+    let (name, uploads) = try await BackupUpload.openFree(
+      destinations, options: writeOptions, name: { BackupName.makeSnapshot(now, sequence: $0) })
+    do {
+      let cluster = try await vault.clusterIdentity()
+      let fetchStart = clock.now
+      let snapshot = try await vault.raftSnapshot()
+      let fetched = clock.now
+      let header = Header(
+        created: BackupName.iso8601(now), vaultAddress: vault.configuration.address,
+        cluster: cluster, snapshotBytes: snapshot.count,
+        snapshotSHA256: snapshot.withUnsafeBytes { Hex.encode(SHA256.hash($0)) })
+      let fileKey = SecretBytes.random(count: 32)
+      let all = try await recipients.resolved(fileKey: fileKey, vault: vault)
+      let fanOut = BackupFanOut(uploads)
+      let envelope = SendableBox(
+        try EnvelopeWriter(to: fanOut, recipients: all, signingKey: signingKey, fileKey: fileKey))
+      let line = try Self.headerLine(header)
+      // The header line and then the snapshot, sealed chunk by chunk from the bytes Vault
+      // sent (no second plaintext copy) straight into the destinations, on a thread that
+      // may block while a bucket takes a part.
+      try await onDedicatedThread {
+        try envelope.value.write(line)
+        try snapshot.withUnsafeBytes { try envelope.value.write($0) }
+        try envelope.value.finish()
+      }
+      let sealed = clock.now
+      var locations: [String] = []
+      for upload in uploads { locations.append(try await upload.commit()) }
+      let end = clock.now
+      return Result(
+        kind: "raft-snapshot", name: name, locations: locations, bytes: fanOut.bytes,
+        snapshotBytes: snapshot.count, durationSeconds: (end - start).inSeconds,
+        phases: Result.Phases(
+          snapshotSeconds: (fetched - fetchStart).inSeconds,
+          encryptSeconds: (sealed - fetched).inSeconds, writeSeconds: (end - sealed).inSeconds),
+        created: header.created)
+    } catch {
+      for upload in uploads { await upload.abort() }
+      throw error
     }
-    var locations: [String] = []
-    for destination in destinations {
-      locations.append(try await destination.write(name: name, bytes: encrypted))
-    }
-    let end = clock.now
-    return Result(
-      kind: "raft-snapshot", name: name, locations: locations, bytes: encrypted.count,
-      snapshotBytes: snapshot.count, durationSeconds: (end - start).inSeconds,
-      phases: Result.Phases(
-        snapshotSeconds: (fetched - fetchStart).inSeconds,
-        encryptSeconds: (sealed - fetched).inSeconds, writeSeconds: (end - sealed).inSeconds),
-      created: header.created)
-  }
-
-  private func exists(_ name: String) async throws -> Bool {
-    for destination in destinations where try await destination.exists(name: name) {
-      return true
-    }
-    return false
-  }
-
-  /// The header line and then the snapshot, streamed into the envelope chunk by chunk
-  /// from the bytes Vault sent (no second plaintext copy).
-  func encrypt(header: Header, snapshot: SecretBytes, vault: VaultClient) async throws
-    -> [UInt8]
-  {
-    let fileKey = SecretBytes.random(count: 32)
-    let all = try await recipients.resolved(fileKey: fileKey, vault: vault)
-    let sink = MemoryStream()
-    let writer = try EnvelopeWriter(
-      to: sink, recipients: all, signingKey: signingKey, fileKey: fileKey)
-    try writer.write(Self.headerLine(header))
-    try snapshot.withUnsafeBytes { try writer.write($0) }
-    try writer.finish()
-    return sink.bytes
   }
 
   static func headerLine(_ header: Header) throws -> [UInt8] {

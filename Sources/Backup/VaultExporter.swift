@@ -69,6 +69,54 @@ public struct VaultExporter: Sendable {
     return BackupPayload(header: header, metadata: metadata, secrets: secrets)
   }
 
+  /// Streams the backup of `scope` into the writer `open` makes from the header (once
+  /// every mount is resolved): records are encoded and sealed as their reads finish, so
+  /// memory does not grow with the number of secrets. Latest values are appended on the
+  /// walk's HTTP threads; full histories (`allVersions`) by the tasks reading them, a
+  /// path's metadata and versions together. Returns the writer (not finished).
+  func stream(
+    _ scope: Scope, created: Date,
+    open: (BackupPayload.Header) throws -> BackupPayloadWriter
+  ) async throws -> BackupPayloadWriter {
+    var sources: [BackupPayload.Header.Source] = []
+    var mounts: [VaultMount] = []
+    let prefix = scope.prefix.split(separator: "/").joined(separator: "/")
+    let folderPrefix = prefix.isEmpty ? "" : prefix + "/"
+    for mountName in scope.mounts {
+      let mount = try await vault.mount(for: mountName)
+      mounts.append(mount)
+      sources.append(.init(mount: mount.path, kvVersion: mount.kvVersion, prefix: folderPrefix))
+    }
+    let writer = try open(
+      BackupPayload.Header(
+        created: BackupName.iso8601(created), vaultAddress: vault.configuration.address,
+        sources: sources, allVersions: scope.allVersions))
+    for mount in mounts {
+      guard scope.allVersions && mount.kvVersion == 2 else {
+        _ = try await vault.readEach(under: mount.path + folderPrefix) { secret in
+          try writer.append(
+            metadata: nil,
+            secrets: [
+              BackupPayload.Secret(
+                mount: mount.path, path: String(secret.path.dropFirst(mount.path.count)),
+                kvVersion: mount.kvVersion, version: secret.version,
+                createdTime: secret.createdTime, customMetadata: secret.customMetadata,
+                state: .live, data: secret.data.jsonObject())
+            ])
+        }
+        continue
+      }
+      let paths = try await vault.walk(mount.path + folderPrefix)
+      let relative = paths.map { String($0.dropFirst(mount.path.count)) }
+      _ = try await parallelMap(relative) { path -> Bool in
+        let (metadata, secrets) = try await self.exportHistory(mount: mount, path: path)
+        try writer.append(metadata: metadata, secrets: secrets)
+        return true
+      }
+    }
+    return writer
+  }
+
   private func exportHistory(mount: VaultMount, path: String) async throws
     -> (BackupPayload.Metadata, [BackupPayload.Secret])
   {

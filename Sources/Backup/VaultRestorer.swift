@@ -136,6 +136,11 @@ public struct VaultRestorer: Sendable {
           secret, to: destination, into: try await mount(targetName), report: &report)
       }
     }
+    // A streamed backup holds its paths in the order Vault answered: report them sorted.
+    report.added.sort()
+    report.changed.sort()
+    report.unchanged.sort()
+    report.conflicts.sort()
     return report
   }
 

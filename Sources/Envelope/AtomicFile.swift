@@ -110,6 +110,17 @@ public final class AtomicFile: ByteSink {
     }
   }
 
+  /// Removes the temporary file now (a failed backup), rather than when this object is
+  /// released, which may be later than the caller's error report. Idempotent; nothing may
+  /// be written afterwards.
+  public func discard() {
+    guard !committed else { return }
+    committed = true
+    close(stream.descriptor)
+    if let temporaryPath { unlink(temporaryPath) }
+    TemporaryFileCleanup.unregister(cleanupSlot)
+  }
+
   deinit {
     if !committed {
       close(stream.descriptor)

@@ -20,6 +20,12 @@ public protocol ObjectStore: Sendable {
   func delete(_ key: String) async throws
   /// Server-side copy inside the bucket; used to commit a verified temporary object.
   func copy(from source: String, to destination: String) async throws
+  /// Whether `key` exists (default: `head`; see ObjectUpload.swift).
+  func exists(_ key: String) async throws -> Bool
+  /// Starts writing `key` as a stream (default: buffered, one `put` at commit).
+  func openUpload(_ key: String, options: ObjectWriteOptions) async throws -> any ObjectUpload
+  /// Deletes `key` unless a retention (S3 Object Lock) still protects it (default: delete).
+  func deleteUnlessRetained(_ key: String) async throws -> DeletionOutcome
   /// Proves the endpoint answers and the credentials may use the bucket; returns one line
   /// for `lockstep doctor`.
   func check() async throws -> String

@@ -17,6 +17,10 @@ public enum ObjectStoreError: LockstepError, Equatable {
   case unreachable(endpoint: String, cause: HTTPError)
   case server(status: Int, url: String, detail: String)
   case invalidResponse(url: String, detail: String)
+  /// A conditional write found an object already there; nothing was overwritten.
+  case alreadyExists(String)
+  /// The store cannot do what was asked (a complete sentence).
+  case unsupported(String)
 
   public var description: String {
     switch self {
@@ -40,14 +44,18 @@ public enum ObjectStoreError: LockstepError, Equatable {
       "The object store answered \(status) for \(url)\(Self.quote(detail))."
     case .invalidResponse(let url, let detail):
       "The object store's answer for \(url) could not be understood: \(detail)."
+    case .alreadyExists(let url):
+      "An object already exists at \(url); it was not overwritten."
+    case .unsupported(let sentence):
+      sentence + "."
     }
   }
 
   public var exitStatus: ExitStatus {
     switch self {
-    case .invalidURL, .missingCredentials: .usage
+    case .invalidURL, .missingCredentials, .unsupported: .usage
     case .accessDenied, .badCredentials, .credentialsRefused: .noPermission
-    case .noSuchBucket, .noSuchKey, .server, .invalidResponse: .failure
+    case .noSuchBucket, .noSuchKey, .server, .invalidResponse, .alreadyExists: .failure
     case .unreachable: .unavailable
     }
   }

@@ -161,10 +161,11 @@ public final class S3Client: ObjectStore {
   /// hash, the date, the session token and any `x-amz-*`/`Content-Type` header given.
   func signedRequest(
     _ method: HTTPMethod, key: String?, query: [(String, String)] = [], body: [UInt8] = [],
-    headers extra: [HTTPHeader] = [], credentials: AWSCredentials, date: Date = Date()
+    headers extra: [HTTPHeader] = [], credentials: AWSCredentials, date: Date = Date(),
+    payloadHash: String? = nil
   ) -> HTTPRequest {
     let (url, host, path) = address(key: key, query: query)
-    let hash = body.isEmpty ? Self.emptyHash : Hex.encode(SHA256.hash(body))
+    let hash = payloadHash ?? (body.isEmpty ? Self.emptyHash : Hex.encode(SHA256.hash(body)))
     let timestamp = SigV4Signer.timestamp(date)
     var headers = extra
     headers.append(HTTPHeader("Host", host))
@@ -213,11 +214,6 @@ public final class S3Client: ObjectStore {
     } catch let error as HTTPError {
       throw ObjectStoreError.unreachable(endpoint: configuration.endpointDisplay, cause: error)
     }
-  }
-
-  private func expectSuccess(_ response: HTTPResponse, key: String?, operation: String) throws {
-    guard !response.isSuccess else { return }
-    throw error(for: response, key: key, operation: operation)
   }
 
   /// The one place an S3 status becomes an `ObjectStoreError`.

@@ -17,6 +17,17 @@ extension VaultClient {
     try await traverse(prefix, reading: true).secrets
   }
 
+  /// Like `readAll`, but hands each secret to `body` as soon as it is read instead of
+  /// collecting them, so that memory does not grow with the number of secrets (a backup
+  /// streams them into its file). `body` runs on the walk's HTTP threads, one call at a time
+  /// per thread (it may block; it must do its own locking); order is arrival order. A
+  /// `body` that throws stops the walk with that error. Returns the number of secrets.
+  public func readEach(
+    under prefix: String, _ body: @escaping @Sendable (VaultSecret) throws -> Void
+  ) async throws -> Int {
+    try await traverse(prefix, reading: true, deliver: body).delivered
+  }
+
   /// Reads the given paths (latest versions) with bounded parallelism, in the given order.
   public func read(paths: [String]) async throws -> [VaultSecret] {
     let limit = max(1, configuration.parallelism)
@@ -41,11 +52,14 @@ extension VaultClient {
   /// Each of `parallelism` pool threads runs a loop that takes the next list or read from
   /// a shared queue, so a request costs no task switch or continuation: the threads only
   /// meet at the queue, and each keeps its one connection busy.
-  private func traverse(_ prefix: String, reading: Bool) async throws
-    -> (paths: [String], secrets: [VaultSecret])
+  private func traverse(
+    _ prefix: String, reading: Bool,
+    deliver: (@Sendable (VaultSecret) throws -> Void)? = nil
+  ) async throws
+    -> (paths: [String], secrets: [VaultSecret], delivered: Int)
   {
     let root = prefix.split(separator: "/").joined(separator: "/") + "/"
-    let state = WalkState(root: root, reading: reading)
+    let state = WalkState(root: root, reading: reading, keeping: deliver == nil)
     try await withThrowingTaskGroup(of: Void.self) { group in
       for _ in 0..<max(1, configuration.parallelism) {
         group.addTask {
@@ -57,7 +71,13 @@ extension VaultClient {
                   state.listed(folder: folder, names: try self.list(client, folder))
                 case .read(let path):
                   do {
-                    state.read(try self.read(client, path, version: nil))
+                    let secret = try self.read(client, path, version: nil)
+                    if let deliver {
+                      try deliver(secret)
+                      state.delivered()
+                    } else {
+                      state.read(secret)
+                    }
                   } catch VaultError.versionDeleted, VaultError.versionDestroyed,
                     VaultError.notFound
                   {
@@ -88,14 +108,18 @@ private final class WalkState: @unchecked Sendable {
 
   private let condition = NSCondition()
   private let reading: Bool
+  /// False when each secret is handed to a consumer: neither paths nor secrets are kept.
+  private let keeping: Bool
+  private var deliveredCount = 0
   private var pending: [Work]
   private var active = 0
   private var paths: [String] = []
   private var secrets: [VaultSecret] = []
   private var failure: (any Error)?
 
-  init(root: String, reading: Bool) {
+  init(root: String, reading: Bool, keeping: Bool = true) {
     self.reading = reading
+    self.keeping = keeping
     pending = [.list(root)]
   }
 
@@ -118,7 +142,7 @@ private final class WalkState: @unchecked Sendable {
     // breadth of the tree does not pile up in memory.
     for name in names where name.hasSuffix("/") { pending.insert(.list(folder + name), at: 0) }
     for name in names where !name.hasSuffix("/") {
-      paths.append(folder + name)
+      if keeping { paths.append(folder + name) }
       if reading { pending.append(.read(folder + name)) }
     }
     done()
@@ -127,6 +151,12 @@ private final class WalkState: @unchecked Sendable {
   func read(_ secret: VaultSecret?) {
     condition.lock()
     if let secret { secrets.append(secret) }
+    done()
+  }
+
+  func delivered() {
+    condition.lock()
+    deliveredCount += 1
     done()
   }
 
@@ -143,10 +173,10 @@ private final class WalkState: @unchecked Sendable {
     condition.unlock()
   }
 
-  func result() throws -> (paths: [String], secrets: [VaultSecret]) {
+  func result() throws -> (paths: [String], secrets: [VaultSecret], delivered: Int) {
     condition.lock()
     defer { condition.unlock() }
     if let failure { throw failure }
-    return (paths.sorted(), secrets.sorted { $0.path < $1.path })
+    return (paths.sorted(), secrets.sorted { $0.path < $1.path }, deliveredCount)
   }
 }

@@ -3,6 +3,7 @@ import Backup
 import Envelope
 import Foundation
 import LockstepCore
+import ObjectStore
 import Vault
 
 extension Lockstep {
@@ -115,6 +116,8 @@ extension Lockstep.BackupCommand {
     @Flag(help: "Every KV v2 version with its metadata, including deleted and destroyed ones.")
     var allVersions = false
 
+    @OptionGroup var retention: BackupRetentionOptions
+
     @Option(help: "Write a Prometheus textfile here (for node_exporter's textfile collector).")
     var metricsFile: String?
 
@@ -135,7 +138,8 @@ extension Lockstep.BackupCommand {
         let creator = BackupCreator(
           scope: .init(mounts: mounts, prefix: prefix, allVersions: allVersions),
           recipients: try output.backupRecipients(), signingKey: signingKey,
-          destinations: try output.backupDestinations())
+          destinations: try output.backupDestinations(),
+          writeOptions: retention.writeOptions(now: started))
         try creator.recipients.validate()
         let result = try await creator.run(vault: try vaultLogin.client(), now: started)
         if let metricsFile {
@@ -296,21 +300,34 @@ extension Lockstep.BackupCommand {
           "ignoring \(invalid.count) file(s) without a valid envelope header (not counted, not removed): \(invalid.prefix(3).map(\.name).joined(separator: ", "))"
         )
       }
+      var retained: [PruneListing.Retained] = []
       if !dryRun && !remove.isEmpty {
         try Confirmation.require(
           "Delete \(remove.count) backup(s) from \(destination)?", word: "delete", yes: yes,
           flagHint: "delete backups")
-        for entry in remove { try await target.delete(entry) }
+        for entry in remove {
+          if case .retained(let until) = try await target.deleteUnlessRetained(entry) {
+            retained.append(PruneListing.Retained(entry, until: until))
+          }
+        }
       }
       if json {
         try JSONOutput.print(
           PruneListing(
-            kept: keep.map(\.location), removed: remove.map(\.location),
-            ignored: (plan.future + invalid).map(\.location), dryRun: dryRun))
+            kept: keep.map(\.location),
+            removed: remove.map(\.location).filter { location in
+              !retained.contains { $0.location == location }
+            },
+            ignored: (plan.future + invalid).map(\.location), retained: retained, dryRun: dryRun))
       } else {
         for entry in keep { Terminal.out("keep    \(entry.location)") }
-        for entry in remove {
+        for entry in remove where !retained.contains(where: { $0.location == entry.location }) {
           Terminal.out((dryRun ? "would remove " : "remove  ") + entry.location)
+        }
+        for entry in retained {
+          Terminal.out(
+            "retain  \(entry.location) (under Object Lock"
+              + (entry.until.map { " until \($0); prune deletes it from then on)" } ?? ")"))
         }
       }
     }
@@ -426,10 +443,52 @@ struct PruneListing: Encodable {
   let removed: [String]
   /// Future-dated names and (with --verify-headers) files that are not envelopes.
   let ignored: [String]
+  /// Due for removal but still under S3 Object Lock retention: left in place (exit 0).
+  let retained: [Retained]
   let dryRun: Bool
 
+  struct Retained: Encodable {
+    let location: String
+    /// ISO 8601 UTC; nil for a legal hold (no date).
+    let until: String?
+
+    init(_ entry: BackupDestination.Entry, until: Date?) {
+      location = entry.location
+      self.until = until.map { BackupName.iso8601($0) }
+    }
+  }
+
   enum CodingKeys: String, CodingKey {
-    case kept, removed, ignored
+    case kept, removed, ignored, retained
     case dryRun = "dry_run"
+  }
+}
+
+/// `--retain-days N [--retain-mode compliance|governance]`: S3 Object Lock on the new
+/// backup (docs/backup.md).
+struct BackupRetentionOptions: ParsableArguments {
+  @Option(
+    help:
+      "Keep the new backup under S3 Object Lock for N days (needs an s3:// destination whose bucket has Object Lock enabled)."
+  )
+  var retainDays: Int?
+
+  @Option(help: "Object Lock mode with --retain-days: compliance (default) or governance.")
+  var retainMode: String = "compliance"
+
+  func validate() throws {
+    if let retainDays, !(1...36_500).contains(retainDays) {
+      throw ValidationError("--retain-days must be between 1 and 36500")
+    }
+    if ObjectWriteOptions.RetentionMode(rawValue: retainMode.uppercased()) == nil {
+      throw ValidationError("--retain-mode must be compliance or governance")
+    }
+  }
+
+  func writeOptions(now: Date) -> ObjectWriteOptions {
+    ObjectWriteOptions(
+      retainUntil: retainDays.map { now.addingTimeInterval(Double($0) * 86_400) },
+      retentionMode: ObjectWriteOptions.RetentionMode(rawValue: retainMode.uppercased())
+        ?? .compliance)
   }
 }

@@ -20,6 +20,8 @@ extension Lockstep.BackupCommand {
 
     @OptionGroup var output: BackupWriteOptions
 
+    @OptionGroup var retention: BackupRetentionOptions
+
     @OptionGroup var vaultLogin: VaultLoginOptions
 
     @Flag(help: "Print the result as JSON.")
@@ -32,7 +34,8 @@ extension Lockstep.BackupCommand {
     func run() async throws {
       let backup = SnapshotBackup(
         recipients: try output.backupRecipients(), signingKey: try output.signingKey(),
-        destinations: try output.backupDestinations())
+        destinations: try output.backupDestinations(),
+          writeOptions: retention.writeOptions(now: Date()))
       try backup.recipients.validate()
       let vault = try vaultLogin.client()
       try await vault.loginIfConfigured()
