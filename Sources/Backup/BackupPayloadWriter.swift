@@ -1,7 +1,6 @@
 import Crypto
 import Envelope
 import Foundation
-import HTTP
 import LockstepCore
 import Vault
 

@@ -10,11 +10,17 @@ import Vault
 
 /// Issue 13, "hook target", end to end: a rotation hands MINIO_SECRET_KEY to a hook that
 /// records what it received; a failing first call is resumed with the same staged value.
+/// The policy is the shipped one plus the hook, so this is the full compromise rotation
+/// with every class of key: rotated, derived, a Redis ACL user, a hook, manual follow-ups
+/// (SMTP_PASSWORD) and kept keys, checked for leaks in every output, the evidence, kubectl's
+/// argv and environment, PostgreSQL's log and Redis `MONITOR`.
 
 extension RotationReferenceTests {
   @Test func aHookAppliesTheStagedValueAndIsCalledAgainOnResume() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
-    try await stack.seed()
+    let oldPassword = try await stack.seed()
+    let monitor = try RedisMonitor(stack.redis)
+    defer { monitor.stop() }
     let record = stack.directory + "/hook-calls"
     let hook = stack.directory + "/minio-hook.sh"
     // Fails its first call (as a provider outage would), succeeds after.
@@ -61,6 +67,9 @@ extension RotationReferenceTests {
     let plan = try await stack.rotate("plan", policy: policy)
     #expect(plan.status == 0, "\(plan.stderrText)")
     #expect(plan.stdoutText.contains("rotated by a target: hook minio"))
+    for key in ["SMTP_PASSWORD", "MINIO_ENDPOINT", "REDIS_PASSWORD", "DATABASE_URL"] {
+      #expect(plan.stdoutText.contains(key), "the plan accounts for \(key)")
+    }
 
     let failed = try await stack.rotate("run", policy: policy)
     #expect(failed.status == 1, "\(failed.stderrText)")
@@ -98,6 +107,14 @@ extension RotationReferenceTests {
       #expect(document["attempt"] as? Int == index + 1)
       #expect(document["resumed"] as? Bool == (index == 1))
     }
+    try await expectFullyRotated(
+      stack, before: before, oldPassword: oldPassword, alsoRotated: ["MINIO_SECRET_KEY"])
+    try await expectNoLeak(
+      stack, outputs: [plan, failed, resumed], alsoRotated: ["MINIO_SECRET_KEY"],
+      monitor: monitor)
+    let status = try await stack.rotate("status")
+    #expect(
+      status.stdoutText.contains("  SMTP_PASSWORD since "), "the manual follow-up stays pending")
     let evidence = try stack.recordedFiles()
     #expect(evidence.contains("\"exit_status\":0"))
     #expect(evidence.contains("service account updated"))

@@ -20,21 +20,23 @@ extension RotationStackSuite {
   }
 
   /// What a completed rotation must leave behind, whichever way it got there.
+  /// `alsoRotated`: keys this test's policy rotates beyond the shipped policy's (a hook's).
   func expectFullyRotated(
     _ stack: RotationStack, before: VaultSecret, oldPassword: SecretBytes,
-    sourceLocation: SourceLocation = #_sourceLocation
+    alsoRotated: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
   ) async throws {
+    let rotated = Self.rotated + alsoRotated
     let live = try await stack.liveSecret()
     #expect(
       live.version == (before.version ?? 0) + 1, "exactly one new live version",
       sourceLocation: sourceLocation)
-    for key in before.data.keys where !Self.rotated.contains(key) {
+    for key in before.data.keys where !rotated.contains(key) {
       #expect(live.data[key] == before.data[key], "\(key) kept", sourceLocation: sourceLocation)
       #expect(
         live.data.isJSON(key) == before.data.isJSON(key), "\(key) type kept",
         sourceLocation: sourceLocation)
     }
-    for key in Self.rotated {
+    for key in rotated {
       #expect(
         live.data[key] != nil && live.data[key] != before.data[key], "\(key) changed",
         sourceLocation: sourceLocation)
@@ -98,10 +100,18 @@ extension RotationStackSuite {
   }
 
   /// The new values must appear nowhere but in Vault, the Secret and PostgreSQL's verifier.
+  /// With a `monitor`, what Redis showed a `MONITOR` client is checked too.
   func expectNoLeak(
-    _ stack: RotationStack, outputs: [ChildProcess.Result],
-    sourceLocation: SourceLocation = #_sourceLocation
+    _ stack: RotationStack, outputs: [ChildProcess.Result], alsoRotated: [String] = [],
+    monitor: RedisMonitor? = nil, sourceLocation: SourceLocation = #_sourceLocation
   ) async throws {
+    let monitored = monitor?.text ?? ""
+    if monitor != nil {
+      #expect(
+        monitored.contains("\"AUTH\" \"(redacted)\" \"(redacted)\""),
+        "MONITOR saw the verifying logins, redacted",
+        sourceLocation: sourceLocation)
+    }
     let live = try await stack.liveSecret()
     let kubectlLog = (try? String(contentsOfFile: stack.kubectlLog, encoding: .utf8)) ?? ""
     #expect(
@@ -112,8 +122,11 @@ extension RotationStackSuite {
     #expect(
       serverLog.contains("ALTER ROLE"), "the server log records statements",
       sourceLocation: sourceLocation)
-    for key in Self.rotated {
+    for key in Self.rotated + alsoRotated {
       let value = try #require(live.data[key]?.unsafeUTF8String())
+      #expect(
+        !monitored.contains(value), "\(key) in Redis MONITOR output",
+        sourceLocation: sourceLocation)
       #expect(
         !kubectlLog.contains(value), "\(key) in a kubectl argv or environment",
         sourceLocation: sourceLocation)

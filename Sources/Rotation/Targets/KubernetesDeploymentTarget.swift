@@ -148,7 +148,28 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
     }
     async let rights = rightsChecks(deployments, skipping: context.checkedElsewhere)
     async let reference = referenceCheck(deployments)
-    return await rights + [reference]
+    let (check, secretRightChecked) = await reference
+    let checks = await rights + [check]
+    guard mode == .secret, !secretRightChecked else { return checks }
+    // The workload or its Secret is missing, so the Secret's write right was not reached:
+    // check the plain patch right on its own, so that one doctor run names every missing
+    // right (an operator-owned Secret needs another right, reported once the Secret exists).
+    return checks + [await secretPatchRight(deployments)]
+  }
+
+  /// `kubectl auth can-i patch secrets` where this target's Secret lives, as its own check.
+  func secretPatchRight(_ deployments: any DeploymentTarget) async -> PreflightCheck {
+    let name = "kubectl can-i patch secrets (\(scope))"
+    do {
+      return try await deployments.can("patch", "secrets", namespace: namespace, context: context)
+        ? .pass(Self.system, name, "yes")
+        : .fail(
+          Self.system, name,
+          "the rotation's deploy step writes Secret \(namespace)/\(secretName ?? deployment), and kubectl may not patch it"
+        )
+    } catch {
+      return .fail(Self.system, name, "Kubernetes: \(error)")
+    }
   }
 
   /// May kubectl patch deployments and secrets in this target's namespace? One check per
@@ -176,7 +197,11 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
 
   /// The deployment exists and reads what the rotation writes: the Secret (which must
   /// exist) in mode `secret`, the named container in mode `env`.
-  public func referenceCheck(_ deployments: any DeploymentTarget) async -> PreflightCheck {
+  /// `secretRightChecked` is false when the check stopped before the Secret's write right
+  /// (the workload or the Secret is missing) in a namespace that exists.
+  public func referenceCheck(_ deployments: any DeploymentTarget) async -> (
+    check: PreflightCheck, secretRightChecked: Bool
+  ) {
     let system = Self.system
     do {
       guard
@@ -188,14 +213,17 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
         let namespaceExists = try? await deployments.exists(
           kind: "namespace", name: namespace, namespace: namespace, context: context)
         if namespaceExists == false {
-          return .fail(system, label, "namespace \(namespace) does not exist")
+          return (.fail(system, label, "namespace \(namespace) does not exist"), true)
         }
-        return .fail(system, label, "\(label) does not exist")
+        return (.fail(system, label, "\(label) does not exist"), false)
       }
       if let problem = references.rolloutProblem(kind) {
-        return .fail(
-          system, label,
-          "\(label) cannot be restarted so that every pod reads the new values: \(problem)")
+        return (
+          .fail(
+            system, label,
+            "\(label) cannot be restarted so that every pod reads the new values: \(problem)"),
+          false
+        )
       }
       switch mode {
       case .secret:
@@ -204,29 +232,37 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
           try await deployments.exists(
             kind: "secret", name: secret, namespace: namespace, context: context)
         else {
-          return .fail(
-            system, label,
-            "Secret \(namespace)/\(secret) does not exist; \(label) reads \(Self.list(references.secrets)) (a typo in the policy's secret?)"
+          return (
+            .fail(
+              system, label,
+              "Secret \(namespace)/\(secret) does not exist; \(label) reads \(Self.list(references.secrets)) (a typo in the policy's secret?)"
+            ), false
           )
         }
         guard references.secrets.contains(secret) else {
-          return .fail(
-            system, label,
-            "\(label) does not read Secret \(secret) (its pods read \(Self.list(references.secrets))), so new values written there would never reach it"
+          return (
+            .fail(
+              system, label,
+              "\(label) does not read Secret \(secret) (its pods read \(Self.list(references.secrets))), so new values written there would never reach it"
+            ), true
           )
         }
-        return try await secretWriteCheck(secret, deployments)
+        return (try await secretWriteCheck(secret, deployments), true)
       case .env:
         if let container, !references.containers.contains(container) {
-          return .fail(
-            system, label,
-            "\(label) has no container \(container) (it has \(Self.list(Set(references.containers))))"
+          return (
+            .fail(
+              system, label,
+              "\(label) has no container \(container) (it has \(Self.list(Set(references.containers))))"
+            ), true
           )
         }
-        return .pass(system, label, "exists; env patched in \(container ?? "every container")")
+        return (
+          .pass(system, label, "exists; env patched in \(container ?? "every container")"), true
+        )
       }
     } catch {
-      return .fail(system, label, "Kubernetes: \(error)")
+      return (.fail(system, label, "Kubernetes: \(error)"), true)
     }
   }
 
@@ -245,7 +281,7 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
       else {
         return .fail(
           system, label,
-          "kubectl may not patch Secret \(namespace)/\(secret), which the rotation's deploy step writes"
+          "the rotation's deploy step writes Secret \(namespace)/\(secret), and kubectl may not patch it"
         )
       }
       return .pass(system, label, "reads Secret \(secret)")

@@ -35,7 +35,7 @@ extension Lockstep.BackupCommand {
       let backup = SnapshotBackup(
         recipients: try output.backupRecipients(), signingKey: try output.signingKey(),
         destinations: try output.backupDestinations(),
-          writeOptions: retention.writeOptions(now: Date()))
+        writeOptions: retention.writeOptions(now: Date()))
       try backup.recipients.validate()
       let vault = try vaultLogin.client()
       try await vault.loginIfConfigured()
