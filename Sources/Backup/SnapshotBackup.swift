@@ -8,15 +8,21 @@ import Vault
 /// `backup snapshot`: a Raft snapshot of the whole cluster (KV, Transit keys, auth methods,
 /// policies) in the same envelope, names, destinations and retention as KV backups.
 ///
-/// The plaintext is one JSON header line (`format: lockstep-raft-snapshot`, docs/format.md)
-/// followed by the snapshot's bytes exactly as `sys/storage/raft/snapshot` sent them; the
-/// header records their length and SHA-256 so that `verify` checks them without Vault.
+/// The plaintext (format version 2, docs/format.md) is one JSON header line (`format:
+/// lockstep-raft-snapshot`), the snapshot's bytes exactly as `sys/storage/raft/snapshot`
+/// sent them, and one JSON trailer line (after an LF) with their length and SHA-256, so
+/// that `verify` checks them without Vault. The trailer comes last because the snapshot is
+/// streamed from Vault through the envelope into the destinations: its length and digest
+/// are known only at its end, and it is never held in memory. Version 1 files (length and
+/// digest in the header) are still read.
 public struct SnapshotBackup: Sendable {
   public static let formatName = "lockstep-raft-snapshot"
-  public static let formatVersion = 1
-  /// A header line longer than this is not ours (and is not read further).
+  public static let formatVersion = 2
+  /// A header or trailer line longer than this is not ours (and is not read further).
   static let maximumHeaderLength = 16 * 1024
 
+  /// What a snapshot file says about its snapshot: the header line, and (version 2) the
+  /// trailer's length and digest.
   public struct Header: Codable, Sendable, Equatable {
     public var record = "header"
     public var format = SnapshotBackup.formatName
@@ -68,6 +74,38 @@ public struct SnapshotBackup: Sendable {
     }
   }
 
+  /// The first line as written: version 1 carries the length and digest, version 2 not.
+  struct HeaderLine: Codable {
+    var record = "header"
+    var format = SnapshotBackup.formatName
+    var version = SnapshotBackup.formatVersion
+    var created: String
+    var vaultAddress: String
+    var cluster: VaultClient.ClusterIdentity
+    var snapshotBytes: Int?
+    var snapshotSHA256: String?
+
+    enum CodingKeys: String, CodingKey {
+      case record, format, version, created, cluster
+      case vaultAddress = "vault_address"
+      case snapshotBytes = "snapshot_bytes"
+      case snapshotSHA256 = "snapshot_sha256"
+    }
+  }
+
+  /// The last line of a version 2 file.
+  struct Trailer: Codable {
+    var record = "trailer"
+    var snapshotBytes: Int
+    var snapshotSHA256: String
+
+    enum CodingKeys: String, CodingKey {
+      case record
+      case snapshotBytes = "snapshot_bytes"
+      case snapshotSHA256 = "snapshot_sha256"
+    }
+  }
+
   /// An opened snapshot backup.
   public struct Opened: Sendable {
     public let header: Header
@@ -101,25 +139,32 @@ public struct SnapshotBackup: Sendable {
       destinations, options: writeOptions, name: { BackupName.makeSnapshot(now, sequence: $0) })
     do {
       let cluster = try await vault.clusterIdentity()
-      let fetchStart = clock.now
-      let snapshot = try await vault.raftSnapshot()
-      let fetched = clock.now
-      let header = Header(
-        created: BackupName.iso8601(now), vaultAddress: vault.configuration.address,
-        cluster: cluster, snapshotBytes: snapshot.count,
-        snapshotSHA256: snapshot.withUnsafeBytes { Hex.encode(SHA256.hash($0)) })
+      let created = BackupName.iso8601(now)
       let fileKey = SecretBytes.random(count: 32)
       let all = try await recipients.resolved(fileKey: fileKey, vault: vault)
       let fanOut = BackupFanOut(uploads)
       let envelope = SendableBox(
         try EnvelopeWriter(to: fanOut, recipients: all, signingKey: signingKey, fileKey: fileKey))
-      let line = try Self.headerLine(header)
-      // The header line and then the snapshot, sealed chunk by chunk from the bytes Vault
-      // sent (no second plaintext copy) straight into the destinations, on a thread that
-      // may block while a bucket takes a part.
+      let hasher = SendableBox(SHA256())
+      // The header line fits the envelope's buffer: it is written without blocking.
+      try envelope.value.write(
+        Self.line(
+          HeaderLine(created: created, vaultAddress: vault.configuration.address, cluster: cluster)
+        ))
+      // The snapshot goes from Vault through the envelope into the destinations as it
+      // arrives, on the HTTP thread (which may block while a bucket takes a part): never
+      // held in memory, whatever its size.
+      let fetchStart = clock.now
+      let snapshotBytes = try await vault.raftSnapshot { bytes in
+        hasher.value.update(bytes)
+        try envelope.value.write(bytes)
+      }
+      let fetched = clock.now
+      let digest = Hex.encode(hasher.value.finalize())
+      let trailer =
+        [0x0A] + (try Self.line(Trailer(snapshotBytes: snapshotBytes, snapshotSHA256: digest)))
       try await onDedicatedThread {
-        try envelope.value.write(line)
-        try snapshot.withUnsafeBytes { try envelope.value.write($0) }
+        try envelope.value.write(trailer)
         try envelope.value.finish()
       }
       let sealed = clock.now
@@ -128,21 +173,22 @@ public struct SnapshotBackup: Sendable {
       let end = clock.now
       return Result(
         kind: "raft-snapshot", name: name, locations: locations, bytes: fanOut.bytes,
-        snapshotBytes: snapshot.count, durationSeconds: (end - start).inSeconds,
+        snapshotBytes: snapshotBytes, durationSeconds: (end - start).inSeconds,
         phases: Result.Phases(
           snapshotSeconds: (fetched - fetchStart).inSeconds,
           encryptSeconds: (sealed - fetched).inSeconds, writeSeconds: (end - sealed).inSeconds),
-        created: header.created)
+        created: created)
     } catch {
       for upload in uploads { await upload.abort() }
       throw error
     }
   }
 
-  static func headerLine(_ header: Header) throws -> [UInt8] {
+  /// One JSON line (sorted keys, LF).
+  static func line(_ value: some Encodable) throws -> [UInt8] {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return Array(try encoder.encode(header)) + [0x0A]
+    return Array(try encoder.encode(value)) + [0x0A]
   }
 
   /// Decrypts `envelope`, checks that it holds a snapshot and that the snapshot's length
@@ -173,7 +219,7 @@ public struct SnapshotBackup: Sendable {
       guard
         let newline = bytes.prefix(maximumHeaderLength).firstIndex(of: 0x0A),
         let header = try? JSONDecoder().decode(
-          Header.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[..<newline])))
+          HeaderLine.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[..<newline])))
       else { return false }
       return header.format == formatName
     }
@@ -184,29 +230,60 @@ public struct SnapshotBackup: Sendable {
       guard let newline = bytes.prefix(maximumHeaderLength).firstIndex(of: 0x0A) else {
         throw BackupError.notABackup("it has no snapshot header")
       }
-      let header: Header
+      let line: HeaderLine
       do {
-        header = try JSONDecoder().decode(
-          Header.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[..<newline])))
+        line = try JSONDecoder().decode(
+          HeaderLine.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[..<newline])))
       } catch {
         throw BackupError.notABackup(
           "it holds no Raft snapshot (a KV backup is restored without --snapshot)")
       }
-      guard header.format == formatName else {
-        throw BackupError.notABackup("its format is '\(header.format)', not a Raft snapshot")
+      guard line.format == formatName else {
+        throw BackupError.notABackup("its format is '\(line.format)', not a Raft snapshot")
       }
-      guard header.version == formatVersion else {
+      let body: UnsafeRawBufferPointer
+      let length: Int
+      let digest: String
+      switch line.version {
+      case 1:
+        guard let bytesField = line.snapshotBytes, let digestField = line.snapshotSHA256 else {
+          throw BackupError.notABackup("its snapshot header has no length or SHA-256")
+        }
+        body = UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)...])
+        (length, digest) = (bytesField, digestField)
+      case 2:
+        // The trailer is the last line; JSON holds no raw LF, so it starts after the last
+        // LF before the final one, whatever bytes the snapshot holds.
+        let end = bytes.count - 1
+        var start = end - 1
+        while start > newline, bytes[start] != 0x0A, end - start <= maximumHeaderLength {
+          start -= 1
+        }
+        guard end > newline, bytes[end] == 0x0A, start > newline, bytes[start] == 0x0A,
+          let trailer = try? JSONDecoder().decode(
+            Trailer.self, from: Data(UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<end]))),
+          trailer.record == "trailer"
+        else {
+          throw BackupError.notABackup("its snapshot has no trailer with its length and SHA-256")
+        }
+        body = UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)..<start])
+        (length, digest) = (trailer.snapshotBytes, trailer.snapshotSHA256)
+      default:
         throw BackupError.notABackup(
-          "its snapshot format version \(header.version) is not supported by this lockstep")
+          "its snapshot format version \(line.version) is not supported by this lockstep")
       }
-      let body = UnsafeRawBufferPointer(rebasing: bytes[(newline + 1)...])
-      guard body.count == header.snapshotBytes else {
+      guard body.count == length else {
         throw BackupError.manifestMismatch(
-          "the snapshot has \(body.count) bytes, its header says \(header.snapshotBytes)")
+          "the snapshot has \(body.count) bytes, its \(line.version == 1 ? "header" : "trailer") says \(length)"
+        )
       }
-      guard Hex.encode(SHA256.hash(body)) == header.snapshotSHA256.lowercased() else {
-        throw BackupError.manifestMismatch("the snapshot's SHA-256 differs from its header's")
+      guard Hex.encode(SHA256.hash(body)) == digest.lowercased() else {
+        throw BackupError.manifestMismatch(
+          "the snapshot's SHA-256 differs from its \(line.version == 1 ? "header" : "trailer")'s")
       }
+      let header = Header(
+        version: line.version, created: line.created, vaultAddress: line.vaultAddress,
+        cluster: line.cluster, snapshotBytes: length, snapshotSHA256: digest.lowercased())
       return (header, SecretBytes(copying: body))
     }
   }

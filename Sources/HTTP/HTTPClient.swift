@@ -80,7 +80,7 @@ public final class HTTPClient {
     currentTimeout = request.timeout ?? settings.timeout
     curl_easy_reset(handle)
     errorBuffer[0] = 0
-    let state = TransferState(limit: settings.maxResponseBytes)
+    let state = TransferState(limit: settings.maxResponseBytes, consumer: request.consumer)
     let context = Unmanaged.passUnretained(state).toOpaque()
     var headerList: UnsafeMutablePointer<curl_slist>?
     defer { Self.wipeAndFree(headerList) }
@@ -107,6 +107,7 @@ public final class HTTPClient {
       }
       return withExtendedLifetime(state) { curl_easy_perform(handle) }
     }
+    if let failure = state.consumerError { throw failure }
     if let limit = settings.maxResponseBytes, state.exceeded || code == CURLE_FILESIZE_EXCEEDED {
       let origin = Target(url: target)
       throw HTTPError.responseTooLarge(host: origin.host, port: origin.port, limit: limit)
@@ -150,7 +151,11 @@ public final class HTTPClient {
     try set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? settings.timeout))
     try set(CURLOPT_TCP_NODELAY, 1)
     try set(CURLOPT_USERAGENT, settings.userAgent)
-    if let limit = settings.maxResponseBytes {
+    if let stall = request.stallTimeout {
+      try set(CURLOPT_LOW_SPEED_LIMIT, 1)
+      try set(CURLOPT_LOW_SPEED_TIME, max(1, Self.milliseconds(stall) / 1000))
+    }
+    if let limit = settings.maxResponseBytes, request.consumer == nil {
       // Refused before the body when the server announces its length; the write callback
       // stops a body that arrives without one (chunked) at the same limit.
       try check(
@@ -286,14 +291,31 @@ private final class TransferState {
   let limit: Int?
   /// Set when the body passed `limit`; the transfer was stopped there.
   var exceeded = false
+  /// The status of the response being received (from its status line).
+  var status = 0
+  /// Takes a 2xx body instead of `body`; what it threw stopped the transfer.
+  let consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
+  var consumerError: (any Error)?
 
-  init(limit: Int?) { self.limit = limit }
+  init(limit: Int?, consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?) {
+    self.limit = limit
+    self.consumer = consumer
+  }
 }
 
 private let transferWriteCallback: lockstep_curl_data_cb = { data, size, count, context in
   let total = size * count
   guard let data, let context else { return 0 }
   let state = Unmanaged<TransferState>.fromOpaque(context).takeUnretainedValue()
+  if let consumer = state.consumer, (200..<300).contains(state.status) {
+    do {
+      try consumer(UnsafeRawBufferPointer(start: data, count: total))
+      return total
+    } catch {
+      state.consumerError = error
+      return 0
+    }
+  }
   if let limit = state.limit, state.body.count + total > limit {
     state.exceeded = true
     return 0
@@ -310,6 +332,7 @@ private let transferHeaderCallback: lockstep_curl_data_cb = { data, size, count,
   if line.starts(with: "HTTP/".utf8) {
     // A new response (after `100 Continue` or a redirect): keep only the final headers.
     state.headers.removeAll()
+    state.status = HeaderField.status(line) ?? 0
   } else if let field = HeaderField(line) {
     state.headers.append(field.pair)
   }
@@ -321,6 +344,19 @@ private let transferHeaderCallback: lockstep_curl_data_cb = { data, size, count,
 /// request itself.
 struct HeaderField {
   let pair: (name: String, value: String)
+
+  /// The code of a status line (`HTTP/1.1 200 OK`, `HTTP/2 200`).
+  static func status(_ line: UnsafeRawBufferPointer) -> Int? {
+    guard let space = line.firstIndex(of: 0x20) else { return nil }
+    var code = 0
+    var digits = 0
+    for byte in line[(space + 1)...] {
+      guard (0x30...0x39).contains(byte) else { break }
+      code = code * 10 + Int(byte - 0x30)
+      digits += 1
+    }
+    return digits == 3 ? code : nil
+  }
 
   init?(_ line: UnsafeRawBufferPointer) {
     guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return nil }

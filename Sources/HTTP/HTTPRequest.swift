@@ -72,6 +72,15 @@ public struct HTTPRequest: Sendable {
   public var timeout: Duration?
   /// HTTP authentication (`CURLOPT_USERNAME`/`CURLOPT_PASSWORD`).
   public var credentials: HTTPCredentials?
+  /// Takes a successful (2xx) response's body piece by piece as it arrives, on the thread
+  /// performing the transfer, instead of the response holding it: a body of any size costs
+  /// no memory, and the client's `maxResponseBytes` does not apply to it (error bodies are
+  /// still held, within the limit). A consumer that throws stops the transfer with its
+  /// error.
+  public var consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
+  /// With a `consumer`: stop a transfer that moves less than one byte a second for this
+  /// long (`CURLOPT_LOW_SPEED_TIME`), so that a long download needs no short total timeout.
+  public var stallTimeout: Duration?
 
   public init(
     _ method: HTTPMethod, _ url: String, headers: [HTTPHeader] = [], body: HTTPBody = .empty,

@@ -36,17 +36,30 @@ extension VaultClient {
     }
   }
 
-  /// `GET sys/storage/raft/snapshot`: the gzip'd snapshot, held as secret bytes (it holds
-  /// every secret of the cluster, encrypted by the barrier, plus the keyring).
+  /// `GET sys/storage/raft/snapshot`: the gzip'd snapshot (every secret of the cluster,
+  /// encrypted by the barrier, plus the keyring), handed to `consume` piece by piece as it
+  /// arrives (on an HTTP thread, which may block), so that a snapshot of any size is never
+  /// held in memory, and is not subject to `maxResponseBytes`. No total timeout: the
+  /// transfer stops when it stalls for `stallTimeout`. Returns the number of bytes.
   ///
   /// A server on another storage backend answers 404 or 400 ("raft storage is not in
   /// use"); that becomes one sentence saying snapshots need integrated storage.
-  public func raftSnapshot() async throws -> SecretBytes {
+  @discardableResult
+  public func raftSnapshot(
+    stallTimeout: Duration = .seconds(120),
+    into consume: @escaping @Sendable (UnsafeRawBufferPointer) throws -> Void
+  ) async throws -> Int {
     try await onPool { client in
+      let counter = ByteCounter()
       var call = Call(.get, "sys/storage/raft/snapshot")
       call.capability = "read"
+      call.stallTimeout = stallTimeout
+      call.consumer = { bytes in
+        try consume(bytes)
+        counter.add(bytes.count)
+      }
       let response = try self.send(client, call)
-      if response.isSuccess { return response.body }
+      if response.isSuccess { return counter.total }
       let errors = Self.errors(in: response)
       if [400, 404, 405, 500].contains(response.status),
         errors.isEmpty || errors.contains(where: { $0.lowercased().contains("raft") })
@@ -73,4 +86,10 @@ extension VaultClient {
       try self.perform(client, call)
     }
   }
+}
+
+/// Bytes consumed by a streamed call; touched only by the thread performing it.
+private final class ByteCounter: @unchecked Sendable {
+  private(set) var total = 0
+  func add(_ count: Int) { total += count }
 }

@@ -51,6 +51,11 @@ public final class VaultClient: Sendable {
     var token: SecretBytes?
     /// The verb a policy would need, for "permission denied" sentences.
     var capability: String
+    /// Takes a 2xx body as it arrives (`HTTPRequest.consumer`); such a call is not retried
+    /// after a transport failure, since part of the body may already be consumed.
+    var consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
+    /// Replaces the total timeout with a stall timeout (a long download).
+    var stallTimeout: Duration?
 
     init(
       _ method: HTTPMethod, _ path: String, query: String? = nil, body: HTTPBody = .empty,
@@ -104,7 +109,12 @@ public final class VaultClient: Sendable {
     // Validated and percent-encoded segment by segment; libcurl sends it as is.
     var url = configuration.address + "/v1/" + (try VaultPath.escaped(call.path))
     if let query = call.query { url += "?" + query }
-    let request = HTTPRequest(call.method, url, headers: headers, body: call.body)
+    var request = HTTPRequest(call.method, url, headers: headers, body: call.body)
+    request.consumer = call.consumer
+    if let stall = call.stallTimeout {
+      request.stallTimeout = stall
+      request.timeout = .seconds(24 * 3600)
+    }
 
     let clock = ContinuousClock()
     let deadline = clock.now + configuration.retryDeadline
@@ -118,7 +128,7 @@ public final class VaultClient: Sendable {
         guard Self.isRetriable(response), mayRetry else { return response }
         Thread.sleep(forTimeInterval: Self.retryAfter(response) ?? delay.inSeconds)
       } catch let error as HTTPError {
-        guard error.isTransient, mayRetry else {
+        guard error.isTransient, mayRetry, call.consumer == nil else {
           throw VaultError.unreachable(address: configuration.address, cause: error)
         }
         Thread.sleep(forTimeInterval: delay.inSeconds)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import LockstepCore
 import TestSupport
@@ -21,6 +22,9 @@ struct SnapshotBackupTests {
       -> ChildProcess.Result
     {
       var environment = ProcessInfo.processInfo.environment.merging(s3) { $1 }
+      // The smallest cap on a Vault answer; the snapshot below is larger, so it must be
+      // streamed, not held as one response.
+      environment["LOCKSTEP_MAX_RESPONSE_MIB"] = "1"
       environment["VAULT_ADDR"] = address
       environment["VAULT_TOKEN"] = token.unsafeUTF8String()
       return try ChildProcess.run(
@@ -35,13 +39,27 @@ struct SnapshotBackupTests {
     let recipient = keygen.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
 
     // The source cluster: KV with two versions, a Transit key and a ciphertext under it.
-    let (file, ciphertext, unsealKey) = try await withLocalService(.vaultRaft) { service in
+    let (file, ciphertext, unsealKey, blobDigest) = try await withLocalService(.vaultRaft) {
+      service in
       let vault = VaultTesting(service)
       try vault.call(
         "POST", "secret/data/aura/production", body: #"{"data":{"SESSION_SECRET":"old"}}"#)
       try vault.call(
         "POST", "secret/data/aura/production",
         body: #"{"data":{"SESSION_SECRET":"s3cr3t","DATABASE_URL":"postgres://a:b@db/aura"}}"#)
+      // Three secrets of 700 KB of random base64 (about 1.6 MB once the snapshot is
+      // gzip'd): more than the 1 MiB response cap set above. (Raft takes at most 1 MiB per
+      // entry, so one secret cannot hold it all.)
+      var blobs: [String] = []
+      for index in 0..<3 {
+        let blob = Data((0..<524_288).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        blobs.append(blob)
+        // Too large for curl's argv: curl reads the body from a file (`@FILE`).
+        try "{\"data\":{\"BLOB\":\"\(blob)\"}}".write(
+          toFile: directory + "/blob.json", atomically: true, encoding: .utf8)
+        try vault.call(
+          "POST", "secret/data/aura/blob\(index)", body: "@" + directory + "/blob.json")
+      }
       try vault.call("POST", "transit/keys/backup")
       let encrypted = try vault.call(
         "POST", "transit/encrypt/backup", body: #"{"plaintext":"aGVsbG8gd29ybGQ="}"#)
@@ -57,6 +75,7 @@ struct SnapshotBackupTests {
           "--sign-key", directory + "/sign.key", "--to", "s3://\(bucket)/snap/",
         ], token: token, address: vault.address)
       #expect(created.status == 0, "\(created.stderrText)")
+      #expect(!created.stderrText.contains("larger than"), "the snapshot was not capped")
       let locations = created.stdoutText.split(separator: "\n").map(String.init)
       #expect(locations.count == 2)
       #expect(locations.allSatisfy { $0.hasSuffix(".snapshot.lsb") })
@@ -73,7 +92,7 @@ struct SnapshotBackupTests {
         try JSONSerialization.jsonObject(
           with: Data(contentsOf: URL(fileURLWithPath: service.raftInitFile))) as? [String: Any]
       let key = try #require((initJSON?["unseal_keys_b64"] as? [String])?.first)
-      return (file, ciphertext, key)
+      return (file, ciphertext, key, Self.sha256Hex(blobs.joined()))
     }
 
     let verified = try run(
@@ -133,6 +152,13 @@ struct SnapshotBackupTests {
       let secret = try vault.call("GET", "secret/data/aura/production")
       let data = (secret["data"] as? [String: Any])?["data"] as? [String: String]
       #expect(data == ["SESSION_SECRET": "s3cr3t", "DATABASE_URL": "postgres://a:b@db/aura"])
+      var restoredBlobs = ""
+      for index in 0..<3 {
+        let blob = try vault.call("GET", "secret/data/aura/blob\(index)")
+        restoredBlobs +=
+          ((blob["data"] as? [String: Any])?["data"] as? [String: String])?["BLOB"] ?? ""
+      }
+      #expect(Self.sha256Hex(restoredBlobs) == blobDigest, "the large secrets came back whole")
       let first = try vault.call("GET", "secret/data/aura/production?version=1")
       #expect(
         ((first["data"] as? [String: Any])?["data"] as? [String: String]) == [
@@ -142,6 +168,10 @@ struct SnapshotBackupTests {
         "POST", "transit/decrypt/backup", body: "{\"ciphertext\":\"\(ciphertext)\"}")
       #expect((decrypted["data"] as? [String: Any])?["plaintext"] as? String == "aGVsbG8gd29ybGQ=")
     }
+  }
+
+  static func sha256Hex(_ text: String) -> String {
+    Hex.encode(SHA256.hash(Array(text.utf8)))
   }
 
   /// `sys/unseal` with the key on curl's stdin, then waits until the node is active.
