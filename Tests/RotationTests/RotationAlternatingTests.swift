@@ -6,8 +6,8 @@ import Testing
 import Vault
 
 /// `strategy: alternating` end to end, with the shipped scheduled policy: two login roles
-/// used in turn. In the same serialized suite as the compromise rotation (one stack at a
-/// time on two cores).
+/// used in turn. A serialized suite of its own beside the other rotation suites: inside
+/// the compromise suite these tests made one 14-minute serial tail on a loaded CI host.
 
 extension RotationStackSuite {
   /// Turns the seeded system into a blue/green pair: `aura` becomes the group role that
@@ -49,7 +49,7 @@ extension RotationStackSuite {
   }
 }
 
-extension RotationEndToEndTests {
+@Suite(.serialized) struct RotationAlternatingTests: RotationStackSuite {
   @Test func alternatingSwitchesRolesAndLeavesTheRoleInUseWorking() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     try await stack.seed()

@@ -20,7 +20,7 @@ extension RotationStackSuite {
   }
 }
 
-extension RotationEndToEndTests {
+@Suite(.serialized) struct RotationCoverageTests: RotationStackSuite {
   @Test func runRefusesToRotateLockstepsOwnLogin() async throws {
     let stack = try await onDedicatedThread { try RotationStack() }
     let oldPassword = try await stack.seed()

@@ -6,9 +6,10 @@ import TestSupport
 import Testing
 import Vault
 
-/// The suites that drive a whole rotation stack (this one, RotationHostileTests and
-/// RotationReferenceTests) share these helpers; each suite is serialized, and the three
-/// run beside each other, so that two stacks work at once on a two-core machine.
+/// The suites that drive a whole rotation stack (this one, RotationAlternatingTests,
+/// RotationCoverageTests, RotationHostileTests and RotationReferenceTests) share these
+/// helpers; each suite is serialized and they run beside each other, so that no one suite
+/// is a long serial tail while the other core idles.
 protocol RotationStackSuite {}
 
 extension RotationStackSuite {

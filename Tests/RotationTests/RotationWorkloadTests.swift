@@ -275,9 +275,22 @@ struct RotationWorkloadTests {
     try await expectSyncedByTheControllerThenRestarted(fixture)
   }
 
+  /// The controller's sync delay (`lockstep.test/sync-delay-ms`), read by the stand-in at
+  /// each sync request; changing it alone asks for no sync.
+  func setSyncDelay(_ fixture: Fixture, milliseconds: Int) throws {
+    try fixture.standIn.expectSuccess(
+      fixture.standIn.request(
+        "PATCH", "/apis/external-secrets.io/v1/namespaces/\(fixture.namespace)/externalsecrets/app",
+        json: ["metadata": ["annotations": ["lockstep.test/sync-delay-ms": String(milliseconds)]]],
+        contentType: "application/merge-patch+json"), "set the sync delay")
+  }
+
   @Test func killedWhileWaitingForTheControllerThenResumed() async throws {
     let fixture = try await Fixture.make()
-    try await esoSetup(fixture, syncDelay: 4000)
+    try await esoSetup(fixture)
+    // The controller now takes an hour to sync: the kill below lands during Lockstep's
+    // wait however slow the machine is (a 4 s delay was outrun on a loaded CI host).
+    try setSyncDelay(fixture, milliseconds: 3_600_000)
     try fixture.writePolicy(target: "deployment: api\n      mode: secret\n      secret: app-env")
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Repository.lockstepBinary)
@@ -302,6 +315,8 @@ struct RotationWorkloadTests {
     #expect(process.terminationReason == .uncaughtSignal)
     #expect(try fixture.restartedAt("deployments", "api") == nil, "killed before the restart")
 
+    // The controller is back to normal: the resumed run asks again and gets its sync.
+    try setSyncDelay(fixture, milliseconds: 200)
     let resumed = try await fixture.rotate("resume")
     #expect(resumed.status == 0, "\(resumed.stdoutText)\(resumed.stderrText)")
     try await expectSyncedByTheControllerThenRestarted(fixture)
