@@ -95,10 +95,18 @@ public enum ChildProcess {
 
     let env = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
     var pid: pid_t = 0
-    let spawnResult = withCStrings([path] + arguments) { argv in
-      withCStrings(env) { envp in
-        posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+    var spawnResult: Int32 = 0
+    // ETXTBSY: the executable was just written, and another thread's fork still holds the
+    // writer's descriptor until that child execs (a test writing a hook script, or a tool
+    // deploying one). That passes within milliseconds: try again for up to a second.
+    for attempt in 0..<20 {
+      spawnResult = withCStrings([path] + arguments) { argv in
+        withCStrings(env) { envp in
+          posix_spawn(&pid, path, &actions, &attributes, argv, envp)
+        }
       }
+      guard spawnResult == ETXTBSY, attempt < 19 else { break }
+      usleep(50_000)
     }
     close(inPipe[0])
     close(outPipe[1])

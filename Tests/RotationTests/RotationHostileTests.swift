@@ -177,17 +177,19 @@ extension RotationStackSuite {
   }
 
   /// The lock's expiry is renewed while the run is alive, so a slow rollout does not make
-  /// it adoptable by `resume` elsewhere.
+  /// it adoptable by `resume` elsewhere. A 15 s TTL (a heartbeat every 5 s) over a deploy of
+  /// at least 10 s: two renewals, with 10 s of slack for a heartbeat a loaded host delays
+  /// (a 3 s TTL left 2 s, which a CI host with a CPU hog outran).
   @Test func aLongRunKeepsItsLockAlive() async throws {
     let stack = try await onDedicatedThread { try RotationStack(rolloutDelayMilliseconds: 5000) }
     try await stack.seed()
     let policy = try String(contentsOfFile: stack.policyPath, encoding: .utf8)
-      .replacingOccurrences(of: "lock_ttl: 1h", with: "lock_ttl: 3s")
+      .replacingOccurrences(of: "lock_ttl: 1h", with: "lock_ttl: 15s")
     let short = stack.directory + "/short-ttl.yaml"
     try policy.write(toFile: short, atomically: true, encoding: .utf8)
     let run = Task { try await stack.rotate("run", policy: short) }
     var expiries: [String] = []
-    for _ in 0..<40 {
+    for _ in 0..<60 {
       try await Task.sleep(for: .milliseconds(250))
       if let lock = try? await stack.vaultClient.read("secret/lockstep/locks/aura/production"),
         let expiry = lock.data["expires_at"]?.unsafeUTF8String()
