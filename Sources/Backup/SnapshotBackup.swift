@@ -244,6 +244,7 @@ public struct SnapshotBackup: Sendable {
       let body: UnsafeRawBufferPointer
       let length: Int
       let digest: String
+      let source = line.version == 1 ? "header" : "trailer"
       switch line.version {
       case 1:
         guard let bytesField = line.snapshotBytes, let digestField = line.snapshotSHA256 else {
@@ -274,12 +275,12 @@ public struct SnapshotBackup: Sendable {
       }
       guard body.count == length else {
         throw BackupError.manifestMismatch(
-          "the snapshot has \(body.count) bytes, its \(line.version == 1 ? "header" : "trailer") says \(length)"
+          "the snapshot has \(body.count) bytes, its \(source) says \(length)"
         )
       }
       guard Hex.encode(SHA256.hash(body)) == digest.lowercased() else {
         throw BackupError.manifestMismatch(
-          "the snapshot's SHA-256 differs from its \(line.version == 1 ? "header" : "trailer")'s")
+          "the snapshot's SHA-256 differs from its \(source)'s")
       }
       let header = Header(
         version: line.version, created: line.created, vaultAddress: line.vaultAddress,

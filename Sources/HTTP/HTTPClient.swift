@@ -77,7 +77,9 @@ public final class HTTPClient {
   /// - SeeAlso: https://curl.se/libcurl/c/curl_easy_perform.html
   public func send(_ request: HTTPRequest) throws -> HTTPResponse {
     let target = request.url
-    currentTimeout = request.timeout ?? settings.timeout
+    // A stall timeout replaces the client's total timeout (a long download), so a timeout
+    // is then the stall's.
+    currentTimeout = request.timeout ?? request.stallTimeout ?? settings.timeout
     curl_easy_reset(handle)
     errorBuffer[0] = 0
     let state = TransferState(limit: settings.maxResponseBytes, consumer: request.consumer)
@@ -148,7 +150,8 @@ public final class HTTPClient {
       lockstep_curl_setopt_datacb(handle, CURLOPT_HEADERFUNCTION, transferHeaderCallback), target)
     try check(lockstep_curl_setopt_ptr(handle, CURLOPT_HEADERDATA, context), target)
     try set(CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(settings.connectTimeout))
-    try set(CURLOPT_TIMEOUT_MS, Self.milliseconds(request.timeout ?? settings.timeout))
+    let total = request.timeout ?? (request.stallTimeout == nil ? settings.timeout : .zero)
+    try set(CURLOPT_TIMEOUT_MS, Self.milliseconds(total))  // 0: none
     try set(CURLOPT_TCP_NODELAY, 1)
     try set(CURLOPT_USERAGENT, settings.userAgent)
     if let stall = request.stallTimeout {

@@ -78,8 +78,10 @@ public struct HTTPRequest: Sendable {
   /// still held, within the limit). A consumer that throws stops the transfer with its
   /// error.
   public var consumer: (@Sendable (UnsafeRawBufferPointer) throws -> Void)?
-  /// With a `consumer`: stop a transfer that moves less than one byte a second for this
-  /// long (`CURLOPT_LOW_SPEED_TIME`), so that a long download needs no short total timeout.
+  /// Stop a transfer that moves less than one byte a second for this long
+  /// (`CURLOPT_LOW_SPEED_TIME`). Without a `timeout` of its own, the request then has no
+  /// total timeout, so that a long download is bounded by progress, not by the client's
+  /// per-request time.
   public var stallTimeout: Duration?
 
   public init(

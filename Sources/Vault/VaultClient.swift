@@ -111,10 +111,7 @@ public final class VaultClient: Sendable {
     if let query = call.query { url += "?" + query }
     var request = HTTPRequest(call.method, url, headers: headers, body: call.body)
     request.consumer = call.consumer
-    if let stall = call.stallTimeout {
-      request.stallTimeout = stall
-      request.timeout = .seconds(24 * 3600)
-    }
+    request.stallTimeout = call.stallTimeout
 
     let clock = ContinuousClock()
     let deadline = clock.now + configuration.retryDeadline

@@ -28,7 +28,7 @@ struct BackupStreamingTests {
     let store = try await BackupObjectStoreTests.bucket(service.s3Environment)
     let fixture = try await BackupFixture.make()
     for index in 0..<20 { try fixture.put("app/s\(index)", #"{"K":"v\#(index)"}"#) }
-    let start = Self.logSize(service)
+    let start = service.s3LogSize
     let result = try await BackupCreator(
       scope: .init(mounts: [fixture.mount]),
       recipients: BackupRecipients(recipients: [fixture.recipient]),
@@ -37,7 +37,7 @@ struct BackupStreamingTests {
           "s3://\(store.bucket)/vault/", environment: service.s3Environment)
       ]
     ).run(vault: fixture.root)
-    let lines = try await Self.requests(service, bucket: store.bucket, since: start)
+    let lines = try await service.s3Requests(bucket: store.bucket, since: start)
     #expect(lines.count == 2, "\(lines)")
     #expect(lines.first?.contains("\"GET /") == true && lines.last?.contains("\"PUT /") == true)
     #expect(result.paths == 20 && result.versions == 20)
@@ -105,27 +105,6 @@ struct BackupStreamingTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: directory).isEmpty)
   }
 
-  static func logSize(_ service: LocalService) -> Int {
-    ((try? FileManager.default.attributesOfItem(atPath: service.directory + "/s3.log"))?[.size]
-      as? Int) ?? 0
-  }
-
-  static func requests(_ service: LocalService, bucket: String, since offset: Int) async throws
-    -> [String]
-  {
-    var previous = -1
-    var lines: [String] = []
-    for _ in 0..<20 {
-      let log =
-        (try? Data(contentsOf: URL(fileURLWithPath: service.directory + "/s3.log"))) ?? Data()
-      lines = String(decoding: log.dropFirst(offset), as: UTF8.self).split(separator: "\n")
-        .map(String.init).filter { $0.contains(" /\(bucket)/") || $0.contains(" /\(bucket)?") }
-      if lines.count == previous { break }
-      previous = lines.count
-      try await Task.sleep(for: .milliseconds(150))
-    }
-    return lines
-  }
 }
 
 extension S3Client {

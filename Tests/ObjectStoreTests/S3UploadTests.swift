@@ -12,32 +12,6 @@ import Testing
 /// requests plus its multipart parts, and nothing is read back.
 @Suite("S3 streaming uploads, request budget and Object Lock (moto)")
 struct S3UploadTests {
-  /// The request lines moto logged for `bucket` after `offset` bytes of its log, waiting
-  /// until the count stops changing (werkzeug logs after it has answered).
-  static func requests(_ service: LocalService, bucket: String, since offset: Int) async throws
-    -> [String]
-  {
-    var previous = -1
-    var lines: [String] = []
-    for _ in 0..<20 {
-      let log =
-        (try? Data(contentsOf: URL(fileURLWithPath: service.directory + "/s3.log"))) ?? Data()
-      let text = String(decoding: log.dropFirst(offset), as: UTF8.self)
-      lines = text.split(separator: "\n").map(String.init).filter {
-        $0.contains(" /\(bucket)/") || $0.contains(" /\(bucket)?") || $0.contains(" /\(bucket) ")
-      }
-      if lines.count == previous { break }
-      previous = lines.count
-      try await Task.sleep(for: .milliseconds(150))
-    }
-    return lines
-  }
-
-  static func logSize(_ service: LocalService) -> Int {
-    ((try? FileManager.default.attributesOfItem(atPath: service.directory + "/s3.log"))?[.size]
-      as? Int) ?? 0
-  }
-
   static func bytes(_ count: Int, seed: Int = 7) -> [UInt8] {
     (0..<count).map { UInt8(truncatingIfNeeded: $0 &* seed &+ $0 >> 9) }
   }
@@ -54,14 +28,14 @@ struct S3UploadTests {
   @Test func aSmallObjectIsOnePutAfterOneProbe() async throws {
     let service = try await SharedServices.shared.service(.s3)
     let s3 = try await S3ClientTests.freshBucket()
-    let start = Self.logSize(service)
+    let start = service.s3LogSize
     #expect(try await s3.exists("b/one") == false)
     let upload = try await s3.openUpload("b/one", options: ObjectWriteOptions())
     let payload = Self.bytes(300_000)
     try Self.write(upload, payload)
     try await upload.commit()
     #expect(upload.requests == 1)
-    let lines = try await Self.requests(service, bucket: s3.bucket, since: start)
+    let lines = try await service.s3Requests(bucket: s3.bucket, since: start)
     #expect(lines.count == 2, "\(lines)")
     #expect(lines.first?.contains("\"GET /") == true)
     #expect(lines.last?.contains("\"PUT /") == true)
@@ -72,7 +46,7 @@ struct S3UploadTests {
   @Test func aLargeObjectStreamsAsPartsWithinTheBudget() async throws {
     let service = try await SharedServices.shared.service(.s3)
     let s3 = try await S3ClientTests.freshBucket()
-    let start = Self.logSize(service)
+    let start = service.s3LogSize
     let payload = Self.bytes(2 * S3Upload.partSize + 123_457, seed: 13)
     let upload = try await s3.openUpload("big/object", options: ObjectWriteOptions())
     try Self.write(upload, payload)
@@ -82,7 +56,7 @@ struct S3UploadTests {
     try await upload.commit()
     // Create + 3 parts + Complete: 3 requests plus the parts (no HEAD, no read-back, no copy).
     #expect(upload.requests == 5)
-    let lines = try await Self.requests(service, bucket: s3.bucket, since: start)
+    let lines = try await service.s3Requests(bucket: s3.bucket, since: start)
     #expect(lines.filter { $0.contains("partNumber=") }.count == 3, "\(lines)")
     #expect(lines.filter { !$0.contains("partNumber=") && !$0.contains("\"HEAD ") }.count == 2)
     #expect(try await s3.get("big/object") == payload)

@@ -157,16 +157,19 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
     return checks + [await secretPatchRight(deployments)]
   }
 
+  /// The sentence for a Secret kubectl may not patch (it begins in lower case, and doctor
+  /// capitalises a problem's first letter: "Kubectl" would read oddly).
+  func patchRefused(_ secret: String) -> String {
+    "the rotation's deploy step writes Secret \(namespace)/\(secret), and kubectl may not patch it"
+  }
+
   /// `kubectl auth can-i patch secrets` where this target's Secret lives, as its own check.
   func secretPatchRight(_ deployments: any DeploymentTarget) async -> PreflightCheck {
     let name = "kubectl can-i patch secrets (\(scope))"
     do {
       return try await deployments.can("patch", "secrets", namespace: namespace, context: context)
         ? .pass(Self.system, name, "yes")
-        : .fail(
-          Self.system, name,
-          "the rotation's deploy step writes Secret \(namespace)/\(secretName ?? deployment), and kubectl may not patch it"
-        )
+        : .fail(Self.system, name, patchRefused(secretName ?? deployment))
     } catch {
       return .fail(Self.system, name, "Kubernetes: \(error)")
     }
@@ -279,10 +282,7 @@ public struct KubernetesDeploymentTarget: RotationTarget, Equatable {
     else {
       guard try await deployments.can("patch", "secrets", namespace: namespace, context: context)
       else {
-        return .fail(
-          system, label,
-          "the rotation's deploy step writes Secret \(namespace)/\(secret), and kubectl may not patch it"
-        )
+        return .fail(system, label, patchRefused(secret))
       }
       return .pass(system, label, "reads Secret \(secret)")
     }
