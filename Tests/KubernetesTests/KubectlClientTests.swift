@@ -384,7 +384,7 @@ struct KubectlClientTests {
   @Test func versionReportsClientAndServer() async throws {
     let fixture = try await KubeFixture.make()
     let version = try await fixture.client.version()
-    let minor = KubernetesStandIn.selectedMinor ?? 31  // k8s_standin.py DEFAULT_MINOR
+    let minor = KubernetesStandIn.selectedMinor ?? 32  // k8s_standin.py DEFAULT_MINOR
     #expect(version.client.hasPrefix("v1.\(minor)."))
     #expect(version.server == "v1.\(minor).0-lockstep-standin")
   }
