@@ -65,6 +65,29 @@ struct KubectlMinorTests {
     }
   }
 
+  /// Lockstep writes Secrets as JSON manifests (`create|replace -f -`); kubectl 1.32 and later
+  /// send a typed command's body (`create secret generic`, the docs' recipe) as protobuf,
+  /// which the stand-in decodes as kube-apiserver does.
+  @Test(arguments: KubectlMinors.present)
+  func secretWritesOnEveryMinor(minor: Int) async throws {
+    let fixture = try await KubeFixture.make(minor: minor)
+    try await fixture.client.applySecret("written", data: ["A": SecretBytes(utf8: "1")])
+    try await fixture.client.applySecret("written", data: ["A": SecretBytes(utf8: "2")])
+    #expect(
+      try fixture.standIn.secretData(namespace: fixture.namespace, name: "written") == ["A": "2"])
+
+    let typed = try await ChildProcess.runDetached(
+      "kubectl",
+      [
+        "--kubeconfig", fixture.client.configuration.kubeconfig ?? "", "--namespace",
+        fixture.namespace, "create", "secret", "generic", "typed", "--from-literal=A=b",
+      ],
+      environment: fixture.client.configuration.environment, timeout: .seconds(60))
+    #expect(typed.succeeded, "\(typed.stderrText)")
+    #expect(
+      try fixture.standIn.secretData(namespace: fixture.namespace, name: "typed") == ["A": "b"])
+  }
+
   @Test(arguments: KubectlMinors.present)
   func rolloutsAndCredentialsOnEveryMinor(minor: Int) async throws {
     let fixture = try await KubeFixture.make(minor: minor)

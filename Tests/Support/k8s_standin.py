@@ -87,7 +87,8 @@ USER = "lockstep"
 READONLY_USER = "lockstep-readonly"
 # The /usr/bin/kubectl dispatcher is itself kubectl 1.32: against a 1.32 server it runs the
 # command itself, against any other minor it starts kubectl.1.N as well (two Go start-ups,
-# 0.12 s of CPU per call instead of 0.07 s). Tests that need each minor ask for it (/_as/).
+# 0.12 s of CPU per call instead of 0.07 s; Benchmarks/test_harness_cpu.sh). Tests that
+# need each minor ask for it (/_as/1.N).
 DEFAULT_MINOR = 32
 SUPPORTED_MINORS = range(27, 34)
 
@@ -1467,7 +1468,8 @@ PUBLIC_PATHS = {"/version", "/healthz", "/livez", "/readyz"}
 
 
 def protobuf_fields(data):
-    """The length-delimited fields of one protobuf message: {number: [bytes, …]}."""
+    """The fields of one protobuf message: {number: [bytes or int, …]} (length-delimited
+    fields as bytes, varints as int)."""
     fields, i = {}, 0
 
     def varint():
@@ -1485,7 +1487,7 @@ def protobuf_fields(data):
         key = varint()
         number, wire = key >> 3, key & 7
         if wire == 0:
-            varint()
+            fields.setdefault(number, []).append(varint())
         elif wire == 2:
             length = varint()
             fields.setdefault(number, []).append(data[i:i + length])
@@ -1515,6 +1517,40 @@ def access_review_from_protobuf(body):
             "metadata": {}, "spec": {"resourceAttributes": {
                 names[n]: v[0].decode() for n, v in fields.items() if n in names}}}
 
+
+def secret_from_protobuf(body):
+    """kubectl ≥ 1.32 sends typed objects as protobuf: `create secret generic` posts a
+    v1.Secret (`k8s\\0` + runtime.Unknown whose `raw` is the Secret: metadata=1, data=2
+    (map<string, bytes>), type=3, stringData=4, immutable=5; ObjectMeta: name=1,
+    generateName=2, namespace=3, labels=11, annotations=12; a map entry is key=1, value=2;
+    k8s.io/api/core/v1/generated.proto, apimachinery meta/v1/generated.proto). The JSON the
+    same Secret would have been sent as."""
+    if not body.startswith(b"k8s\x00"):
+        raise ApiError(400, "BadRequest", "not a Kubernetes protobuf message")
+    secret = protobuf_fields(protobuf_fields(body[4:]).get(2, [b""])[0])
+
+    def entries(values, decode_value):
+        pairs = (protobuf_fields(entry) for entry in values)
+        return {pair.get(1, [b""])[0].decode(): decode_value(pair.get(2, [b""])[0])
+                for pair in pairs}
+
+    meta = protobuf_fields(secret.get(1, [b""])[0])
+    # Generated marshalling writes every string field, empty ones too: empty means unset.
+    metadata = {key: meta[n][0].decode() for n, key in
+                ((1, "name"), (2, "generateName"), (3, "namespace")) if meta.get(n, [b""])[0]}
+    for n, key in ((11, "labels"), (12, "annotations")):
+        if n in meta:
+            metadata[key] = entries(meta[n], bytes.decode)
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": metadata}
+    if 2 in secret:
+        obj["data"] = entries(secret[2], lambda value: base64.b64encode(value).decode())
+    if secret.get(3, [b""])[0]:
+        obj["type"] = secret[3][0].decode()
+    if 4 in secret:
+        obj["stringData"] = entries(secret[4], bytes.decode)
+    if 5 in secret:
+        obj["immutable"] = bool(secret[5][0])
+    return obj
 
 EXTERNAL_SECRETS_GROUP = {
     "name": "external-secrets.io",
@@ -1761,6 +1797,18 @@ class Handler(BaseHTTPRequestHandler):
                     rule.get("resource", "deployments")))
         raise ApiError(404, "NotFound", "unknown admin endpoint")
 
+    def decode_body(self, resource, body):
+        """A written object: JSON, or for a Secret also protobuf (kubectl ≥ 1.32). Other
+        protobuf bodies are answered 415; kube-apiserver would decode them, and the answer
+        names what this stand-in is missing."""
+        content_type = self.headers.get("Content-Type", "")
+        if not content_type.startswith("application/vnd.kubernetes.protobuf"):
+            return json.loads(body)
+        if resource == "secrets":
+            return secret_from_protobuf(body)
+        raise ApiError(415, "UnsupportedMediaType",
+                       f"the stand-in decodes protobuf for Secrets only, not {resource}")
+
     def access_review(self, user, body):
         if self.headers.get("Content-Type", "").startswith("application/vnd.kubernetes.protobuf"):
             review = access_review_from_protobuf(body)
@@ -1864,7 +1912,7 @@ class Handler(BaseHTTPRequestHandler):
             if verb == "create":
                 if name is not None:
                     raise ApiError(405, "MethodNotAllowed", "POST is not allowed on a named object")
-                obj = store.create(resource, namespace, json.loads(body), dry_run)
+                obj = store.create(resource, namespace, self.decode_body(resource, body), dry_run)
                 return self.send_json(201, obj)
             if verb == "update":
                 obj = store.update(resource, namespace, name, json.loads(body), dry_run, sub)
