@@ -748,6 +748,8 @@ class Store:
         self.held = set()  # "ns/name" of deployments whose rollouts advance only when told
         self.rollouts = {}  # "ns/name" -> {"generation", "phase", "failed"}
         self.events = []  # (rv, resource, namespace, type, object)
+        self.events_trimmed = 0  # events dropped from the front: events[i] is number trimmed+i
+        self.trimmed_rv = 0  # the resourceVersion of the last event dropped
         self.eso = None  # the ESO-like controller, once configured (POST /_standin/eso)
         self.requests = []
         if path and os.path.exists(path):
@@ -790,7 +792,9 @@ class Store:
         self.events.append((int(obj["metadata"]["resourceVersion"]), resource, namespace, kind,
                             copy.deepcopy(obj)))
         if len(self.events) > 5000:
+            self.trimmed_rv = self.events[999][0]
             del self.events[:1000]
+            self.events_trimmed += 1000
         self.save()
         self.lock.notify_all()
 
@@ -1978,15 +1982,33 @@ class Handler(BaseHTTPRequestHandler):
                 cursor = store.rv
             else:
                 cursor = start_rv
+            # Where this watch is in the event log, by event number: each wake-up reads only
+            # the events after it (a scan of the whole log per watcher per write starved the
+            # stand-in with many watches open beside a CPU hog). A start older than the log
+            # is what kube-apiserver answers 410 Gone ("too old resource version"), and
+            # kubectl lists again.
+            if cursor == start_rv and start_rv and start_rv < store.trimmed_rv:
+                expired = True
+                position = 0
+            else:
+                expired = False
+                position = store.events_trimmed + next(
+                    (i for i, e in enumerate(store.events) if e[0] > cursor), len(store.events))
         try:
+            if expired:
+                emit("ERROR", status_body(410, "Expired",
+                                          f"too old resource version: {start_rv}"))
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+                return
             while time.monotonic() < deadline:
                 with store.lock:
-                    pending = [e for e in store.events if e[0] > cursor]
-                    if not pending:
+                    if position >= store.events_trimmed + len(store.events):
                         store.lock.wait(0.5)
-                        pending = [e for e in store.events if e[0] > cursor]
+                    start = max(position - store.events_trimmed, 0)
+                    pending = store.events[start:]
+                    position = store.events_trimmed + len(store.events)
                 for rv, ev_resource, ev_namespace, kind, obj in pending:
-                    cursor = max(cursor, rv)
                     if matches(ev_resource, ev_namespace, obj):
                         emit(kind, obj)
                 if self.client_gone():
