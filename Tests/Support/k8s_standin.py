@@ -1556,6 +1556,13 @@ def secret_from_protobuf(body):
         obj["immutable"] = bool(secret[5][0])
     return obj
 
+
+# The protobuf bodies the stand-in reads, by resource: those kubectl ≥ 1.32 sends for what
+# Lockstep and its documented recipes run (`auth can-i`, `create secret generic`).
+PROTOBUF_DECODERS = {"secrets": secret_from_protobuf,
+                     "selfsubjectaccessreviews": access_review_from_protobuf}
+
+
 EXTERNAL_SECRETS_GROUP = {
     "name": "external-secrets.io",
     "versions": [{"groupVersion": "external-secrets.io/v1", "version": "v1"}],
@@ -1802,22 +1809,20 @@ class Handler(BaseHTTPRequestHandler):
         raise ApiError(404, "NotFound", "unknown admin endpoint")
 
     def decode_body(self, resource, body):
-        """A written object: JSON, or for a Secret also protobuf (kubectl ≥ 1.32). Other
-        protobuf bodies are answered 415; kube-apiserver would decode them, and the answer
-        names what this stand-in is missing."""
+        """A written object: JSON, or protobuf (kubectl ≥ 1.32) for the resources in
+        PROTOBUF_DECODERS. Other protobuf bodies are answered 415; kube-apiserver would
+        decode them, and the answer names what this stand-in is missing."""
         content_type = self.headers.get("Content-Type", "")
         if not content_type.startswith("application/vnd.kubernetes.protobuf"):
             return json.loads(body)
-        if resource == "secrets":
-            return secret_from_protobuf(body)
+        if resource in PROTOBUF_DECODERS:
+            return PROTOBUF_DECODERS[resource](body)
         raise ApiError(415, "UnsupportedMediaType",
-                       f"the stand-in decodes protobuf for Secrets only, not {resource}")
+                       f"the stand-in decodes protobuf for {', '.join(PROTOBUF_DECODERS)} "
+                       f"only, not {resource}")
 
     def access_review(self, user, body):
-        if self.headers.get("Content-Type", "").startswith("application/vnd.kubernetes.protobuf"):
-            review = access_review_from_protobuf(body)
-        else:
-            review = json.loads(body or b"{}")
+        review = self.decode_body("selfsubjectaccessreviews", body or b"{}")
         attributes = review.get("spec", {}).get("resourceAttributes", {})
         verb = attributes.get("verb", "")
         resource = attributes.get("resource", "")
@@ -1980,20 +1985,17 @@ class Handler(BaseHTTPRequestHandler):
                                       "metadata": {"resourceVersion": str(store.rv), "annotations": {
                                           "k8s.io/initial-events-end": "true"}}})
                 cursor = store.rv
+                expired = False
             else:
                 cursor = start_rv
+                # Events after start_rv were dropped from the log: kube-apiserver answers
+                # 410 Gone ("too old resource version"), and kubectl lists again.
+                expired = start_rv < store.trimmed_rv
             # Where this watch is in the event log, by event number: each wake-up reads only
             # the events after it (a scan of the whole log per watcher per write starved the
-            # stand-in with many watches open beside a CPU hog). A start older than the log
-            # is what kube-apiserver answers 410 Gone ("too old resource version"), and
-            # kubectl lists again.
-            if cursor == start_rv and start_rv and start_rv < store.trimmed_rv:
-                expired = True
-                position = 0
-            else:
-                expired = False
-                position = store.events_trimmed + next(
-                    (i for i, e in enumerate(store.events) if e[0] > cursor), len(store.events))
+            # stand-in with many watches open beside a CPU hog).
+            position = store.events_trimmed + next(
+                (i for i, e in enumerate(store.events) if e[0] > cursor), len(store.events))
         try:
             if expired:
                 emit("ERROR", status_body(410, "Expired",
