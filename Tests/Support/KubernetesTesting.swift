@@ -134,6 +134,20 @@ public struct KubernetesStandIn: Sendable {
     return Response(status: status, body: output)
   }
 
+  /// A watch request whose stream curl writes to `file` as it arrives (`-N`), so a test
+  /// can see what the watch has sent while it is still open. Returns when the stand-in ends
+  /// the stream or after `timeout`; the stream's lines are read from `file`.
+  public func watch(
+    _ path: String, into file: String, timeout: Duration = .seconds(30)
+  ) async throws -> ChildProcess.Result {
+    try await ChildProcess.runDetached(
+      "curl",
+      [
+        "-sS", "-N", "--cacert", caFile, "-H", "@" + (try adminHeaderFile()), "-o", file,
+        baseURL + path,
+      ], timeout: timeout)
+  }
+
   /// A file holding the admin's `Authorization` header, for curl's `-H @file`.
   private func adminHeaderFile() throws -> String {
     let path = service.directory + "/admin-header"

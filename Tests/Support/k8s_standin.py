@@ -51,6 +51,8 @@ below cites the kube-apiserver code or document it follows.
   token it was given and writes the target Secret, owned by the ExternalSecret.
 
 Admin endpoints (no auth) under /_standin/: GET/DELETE requests (request log), GET state,
+POST watch-cache ({"size"}: events the watch log keeps, 5000 by default; a watch from a
+resourceVersion before the log gets 410 Expired, a watcher that falls behind it is closed),
 POST/DELETE deny, POST users ({"name", "token"?, "rules"}), POST rollout
 ({"namespace", "name", "action": hold|step|release|fail, "resource"?: deployments|
 statefulsets|daemonsets}), POST/GET eso ({"stores": {NAME: {"address", "token", "mount"}},
@@ -749,6 +751,7 @@ class Store:
         self.rollouts = {}  # "ns/name" -> {"generation", "phase", "failed"}
         self.events = []  # (rv, resource, namespace, type, object)
         self.events_trimmed = 0  # events dropped from the front: events[i] is number trimmed+i
+        self.event_log_size = 5000  # kube-apiserver's watch cache; POST /_standin/watch-cache
         self.trimmed_rv = 0  # the resourceVersion of the last event dropped
         self.eso = None  # the ESO-like controller, once configured (POST /_standin/eso)
         self.requests = []
@@ -787,15 +790,17 @@ class Store:
         self.rv += 1
         return str(self.rv)
 
-    def record(self, resource, namespace, kind, obj):
+    def record(self, resource, namespace, kind, obj, save=True):
         """Records a watch event and wakes watchers. Caller holds the lock."""
         self.events.append((int(obj["metadata"]["resourceVersion"]), resource, namespace, kind,
                             copy.deepcopy(obj)))
-        if len(self.events) > 5000:
-            self.trimmed_rv = self.events[999][0]
-            del self.events[:1000]
-            self.events_trimmed += 1000
-        self.save()
+        if len(self.events) > self.event_log_size:
+            drop = max(1, self.event_log_size // 5)
+            self.trimmed_rv = self.events[drop - 1][0]
+            del self.events[:drop]
+            self.events_trimmed += drop
+        if save:
+            self.save()
         self.lock.notify_all()
 
     # -- authentication and authorization
@@ -1016,10 +1021,13 @@ class Store:
         obj["metadata"]["resourceVersion"] = self.next_rv()
         self.record(resource, namespace, "DELETED", obj)
         if resource == "namespaces":
-            # The namespace controller deletes everything in it.
+            # The namespace controller deletes everything in it, and each deletion is an
+            # event its watchers see.
             for other in [r for r in RESOURCES if RESOURCES[r][3]]:
                 for key in [k for k in self.objects[other] if k.startswith(f"{name}/")]:
-                    del self.objects[other][key]
+                    gone = self.objects[other].pop(key)
+                    gone["metadata"]["resourceVersion"] = self.next_rv()
+                    self.record(other, name, "DELETED", gone, save=False)
             self.save()
         return obj
 
@@ -1801,6 +1809,14 @@ class Handler(BaseHTTPRequestHandler):
             if path == "/_standin/eso" and self.command == "GET":
                 return self.send_json(200, {"stores": sorted(store.eso.stores) if store.eso else [],
                                             "syncs": store.eso.syncs if store.eso else 0})
+            if path == "/_standin/watch-cache" and self.command == "POST":
+                # {"size": N}: how many events the watch log keeps, as kube-apiserver's
+                # --default-watch-cache-size; a small log lets a test reach 410 Expired.
+                size = int(json.loads(body or b"{}")["size"])
+                if size < 2:
+                    raise ApiError(422, "Invalid", "the watch cache keeps at least 2 events")
+                store.event_log_size = size
+                return self.send_json(200, {"size": size})
             if path == "/_standin/rollout" and self.command == "POST":
                 rule = json.loads(body or b"{}")
                 return self.send_json(200, store.rollout_action(
@@ -2007,8 +2023,13 @@ class Handler(BaseHTTPRequestHandler):
                 with store.lock:
                     if position >= store.events_trimmed + len(store.events):
                         store.lock.wait(0.5)
-                    start = max(position - store.events_trimmed, 0)
-                    pending = store.events[start:]
+                    if position < store.events_trimmed:
+                        # Events this watch has not sent were dropped: kube-apiserver's
+                        # cacher closes a watcher that fell behind, and the client watches
+                        # again from the last resourceVersion it saw (then 410 Expired, and
+                        # it lists again). Sending what is left would skip events silently.
+                        break
+                    pending = store.events[position - store.events_trimmed:]
                     position = store.events_trimmed + len(store.events)
                 for rv, ev_resource, ev_namespace, kind, obj in pending:
                     if matches(ev_resource, ev_namespace, obj):
