@@ -23,7 +23,7 @@ enum TemporaryFileCleanup {
     init() { slots.initialize(repeating: nil, count: TemporaryFileCleanup.capacity) }
   }
 
-  nonisolated(unsafe) static let table = Table()
+  static let table = Table()
 
   private static let installed: Void = {
     for sig in [SIGTERM, SIGINT, SIGHUP] {

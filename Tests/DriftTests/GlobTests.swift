@@ -43,16 +43,24 @@ import Testing
     #expect(relative.count == 2, "\(relative)")
   }
 
+  /// A relative pattern is read from the working directory and its matches stay relative.
+  /// The test reaches its tree by `../` from the working directory instead of changing it:
+  /// the working directory belongs to the whole test process, whose suites run in parallel
+  /// and start children that inherit it.
   @Test func relativePatternsStayRelative() throws {
     let root = try tree()
-    let previous = FileManager.default.currentDirectoryPath
-    FileManager.default.changeCurrentDirectoryPath(root + "/repo")
-    defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-    let files = Glob.files(matching: "src/**/*.js")
-    #expect(files.contains("src/a.js"))
+    let depth = FileManager.default.currentDirectoryPath.split(separator: "/").count
+    let repo =
+      String(repeating: "../", count: depth) + root.split(separator: "/").joined(separator: "/")
+      + "/repo"
+    let files = Glob.files(matching: repo + "/src/**/*.js")
+    #expect(files.contains(repo + "/src/a.js"), "\(files)")
     #expect(files.filter { $0.hasSuffix("/b.js") }.count == 1, "\(files)")
-    #expect(files.allSatisfy { $0.hasPrefix("src/") }, "\(files)")
-    #expect(Glob.files(matching: "src/a.js") == ["src/a.js"])
-    #expect(Glob.files(matching: "{src,other}/*.js") == ["other/c.js", "src/a.js"])
+    #expect(files.allSatisfy { $0.hasPrefix(repo + "/src/") }, "\(files)")
+    #expect(Glob.files(matching: repo + "/src/a.js") == [repo + "/src/a.js"])
+    #expect(
+      Glob.files(matching: repo + "/{src,other}/*.js") == [
+        repo + "/other/c.js", repo + "/src/a.js",
+      ])
   }
 }
