@@ -54,12 +54,12 @@ struct StandInWatchLogTests {
   @Test func aWatchFromBeforeTheLogIsExpiredAndOneWithinItMissesNothing() async throws {
     try await withLocalService(.k8s) { service in
       let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 10)
+      try Self.shrinkLog(standIn, to: 4)
       let namespace = try standIn.newNamespace("log")
       let configMaps = "/api/v1/namespaces/\(namespace)/configmaps"
       let created = try Self.createConfigMap(standIn, namespace, "c")
       var versions: [Int] = []
-      for value in 1...15 {
+      for value in 1...6 {
         versions.append(
           try Self.resourceVersion(
             standIn.expectSuccess(
@@ -69,37 +69,38 @@ struct StandInWatchLogTests {
               "patch \(value)")))
       }
 
-      // 17 events since the start, 10 kept: the ones after `created` are partly gone.
+      // 8 events since the start, the last 4 kept: the ones after `created` are partly gone.
       let expired = try Self.events(
         standIn.request("GET", configMaps + "?watch=true&resourceVersion=\(created)").text)
       #expect(expired.map(\.type) == ["ERROR"])
       #expect(expired.first?.code == 410)
 
-      // The last 9 events are always kept: a watch from the 9th patch gets the 6 after it.
+      // A watch from the 3rd patch, which is kept, gets the 3 after it.
       let recent = try Self.events(
         standIn.request(
-          "GET", configMaps + "?watch=true&resourceVersion=\(versions[8])&timeoutSeconds=1"
+          "GET", configMaps + "?watch=true&resourceVersion=\(versions[2])&timeoutSeconds=1"
         ).text)
-      #expect(recent.map(\.type) == Array(repeating: "MODIFIED", count: 6))
-      #expect(recent.map(\.resourceVersion) == Array(versions[9...]))
+      #expect(recent.map(\.type) == Array(repeating: "MODIFIED", count: 3))
+      #expect(recent.map(\.resourceVersion) == Array(versions[3...]))
     }
   }
 
   @Test func aWatcherThatFallsBehindTheLogIsClosedNotServedAGap() async throws {
     try await withLocalService(.k8s) { service in
       let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 10)
+      try Self.shrinkLog(standIn, to: 4)
       let namespace = try standIn.newNamespace("behind")
       let configMaps = "/api/v1/namespaces/\(namespace)/configmaps"
       var last = 0
-      for index in 0..<30 { last = try Self.createConfigMap(standIn, namespace, "c\(index)") }
+      for index in 0..<8 { last = try Self.createConfigMap(standIn, namespace, "c\(index)") }
 
       // A watcher that has seen the marker is waiting for the next event when the namespace
-      // goes: its 31 deletions happen at once, more than the log keeps.
+      // goes: its 10 deletions happen at once, more than the log keeps.
       let file = try TemporaryDirectory.make(prefix: "lockstep-watch") + "/stream"
       let watching = Task {
         try await standIn.watch(
-          configMaps + "?watch=true&resourceVersion=\(last)&timeoutSeconds=20", into: file)
+          configMaps + "?watch=true&resourceVersion=\(last)&timeoutSeconds=240", into: file,
+          timeout: .seconds(300))
       }
       let marker = try Self.createConfigMap(standIn, namespace, "marker")
       let clock = ContinuousClock()
@@ -109,7 +110,7 @@ struct StandInWatchLogTests {
         return try Self.events(text).contains { $0.name == "marker" }
       }
       while try !markerSent() {
-        guard clock.now - started < .seconds(15) else {
+        guard clock.now - started < .seconds(120) else {
           Issue.record("the watch never sent the marker")
           break
         }
@@ -120,7 +121,8 @@ struct StandInWatchLogTests {
         standIn.request("DELETE", "/api/v1/namespaces/\(namespace)"), "delete namespace")
       let result = try await watching.value
       #expect(result.succeeded, "\(result.stderrText)")
-      #expect(clock.now - deleted < .seconds(10), "the watch stayed open past its gap")
+      // Closed, not left to its 240 s timeout (bounds are wide: CI runs beside a CPU hog).
+      #expect(clock.now - deleted < .seconds(180), "the watch stayed open past its gap")
       let events = try Self.events(try String(contentsOfFile: file, encoding: .utf8))
       #expect(events.map(\.type) == ["ADDED"])
       #expect(events.map(\.resourceVersion) == [marker])
@@ -139,7 +141,7 @@ struct StandInWatchLogTests {
   @Test func kubectlRolloutStatusListsAgainAfterItsWatchIsClosed() async throws {
     try await withLocalService(.k8s) { service in
       let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 10)
+      try Self.shrinkLog(standIn, to: 4)
       let namespace = try standIn.newNamespace("relist")
       try standIn.createDeployment(
         namespace: namespace, name: "web", containers: [.init("app")], holdRollouts: true)
@@ -150,8 +152,8 @@ struct StandInWatchLogTests {
           "kubectl",
           [
             "--kubeconfig", kubeconfig, "--namespace", namespace, "rollout", "status",
-            "deployment/web", "--timeout=90s",
-          ], environment: environment, timeout: .seconds(120))
+            "deployment/web", "--timeout=240s",
+          ], environment: environment, timeout: .seconds(300))
       }
       let deployments = "/apis/apps/v1/namespaces/\(namespace)/deployments?"
       func watches() throws -> Int {
@@ -162,7 +164,7 @@ struct StandInWatchLogTests {
       let clock = ContinuousClock()
       let started = clock.now
       while try watches() == 0 {
-        guard clock.now - started < .seconds(60) else {
+        guard clock.now - started < .seconds(120) else {
           Issue.record("kubectl never watched the deployment")
           break
         }
@@ -170,9 +172,9 @@ struct StandInWatchLogTests {
       }
       try await Task.sleep(for: .milliseconds(500))
 
-      // A burst larger than the log, all at once: a namespace of 30 ConfigMaps goes.
+      // A burst larger than the log, all at once: a namespace of 8 ConfigMaps goes.
       let other = try standIn.newNamespace("burst")
-      for index in 0..<30 { _ = try Self.createConfigMap(standIn, other, "c\(index)") }
+      for index in 0..<8 { _ = try Self.createConfigMap(standIn, other, "c\(index)") }
       try standIn.expectSuccess(
         standIn.request("DELETE", "/api/v1/namespaces/\(other)"), "delete namespace")
       try standIn.rollout(namespace: namespace, deployment: "web", "release")
