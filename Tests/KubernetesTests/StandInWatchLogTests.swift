@@ -99,8 +99,8 @@ struct StandInWatchLogTests {
       let file = try TemporaryDirectory.make(prefix: "lockstep-watch") + "/stream"
       let watching = Task {
         try await standIn.watch(
-          configMaps + "?watch=true&resourceVersion=\(last)&timeoutSeconds=240", into: file,
-          timeout: .seconds(300))
+          configMaps + "?watch=true&resourceVersion=\(last)&timeoutSeconds=300", into: file,
+          timeout: .seconds(360))
       }
       let marker = try Self.createConfigMap(standIn, namespace, "marker")
       let clock = ContinuousClock()
@@ -110,21 +110,22 @@ struct StandInWatchLogTests {
         return try Self.events(text).contains { $0.name == "marker" }
       }
       while try !markerSent() {
-        guard clock.now - started < .seconds(120) else {
+        guard clock.now - started < .seconds(300) else {
           Issue.record("the watch never sent the marker")
           break
         }
         try await Task.sleep(for: .milliseconds(50))
       }
-      let deleted = clock.now
       try standIn.expectSuccess(
         standIn.request("DELETE", "/api/v1/namespaces/\(namespace)"), "delete namespace")
+      // Then one more event the watch matches: a watch still open would send it. No time
+      // bound decides the outcome (CI runs beside a CPU hog); only what the watch sent.
+      try standIn.createNamespace(namespace)
+      _ = try Self.createConfigMap(standIn, namespace, "after")
       let result = try await watching.value
       #expect(result.succeeded, "\(result.stderrText)")
-      // Closed, not left to its 240 s timeout (bounds are wide: CI runs beside a CPU hog).
-      #expect(clock.now - deleted < .seconds(180), "the watch stayed open past its gap")
       let events = try Self.events(try String(contentsOfFile: file, encoding: .utf8))
-      #expect(events.map(\.type) == ["ADDED"])
+      #expect(events.map(\.type) == ["ADDED"], "\(events)")
       #expect(events.map(\.resourceVersion) == [marker])
 
       // The client watches again from the last version it saw, and is told to list again.
@@ -152,8 +153,8 @@ struct StandInWatchLogTests {
           "kubectl",
           [
             "--kubeconfig", kubeconfig, "--namespace", namespace, "rollout", "status",
-            "deployment/web", "--timeout=240s",
-          ], environment: environment, timeout: .seconds(300))
+            "deployment/web", "--timeout=600s",
+          ], environment: environment, timeout: .seconds(660))
       }
       let deployments = "/apis/apps/v1/namespaces/\(namespace)/deployments?"
       func watches() throws -> Int {
@@ -164,7 +165,7 @@ struct StandInWatchLogTests {
       let clock = ContinuousClock()
       let started = clock.now
       while try watches() == 0 {
-        guard clock.now - started < .seconds(120) else {
+        guard clock.now - started < .seconds(300) else {
           Issue.record("kubectl never watched the deployment")
           break
         }
