@@ -46,15 +46,19 @@ struct StandInWatchLogTests {
         "create configmap \(name)"))
   }
 
-  static func shrinkLog(_ standIn: KubernetesStandIn, to size: Int) throws {
-    try standIn.expectSuccess(
-      standIn.request("POST", "/_standin/watch-cache", json: ["size": size]), "watch-cache")
+  /// Runs `body` against a stand-in of its own whose watch log keeps only 4 events, so a
+  /// few requests make a burst larger than the log.
+  static func withSmallLog(_ body: (KubernetesStandIn) async throws -> Void) async throws {
+    try await withLocalService(.k8s) { service in
+      let standIn = KubernetesStandIn(service)
+      try standIn.expectSuccess(
+        standIn.request("POST", "/_standin/watch-cache", json: ["size": 4]), "watch-cache")
+      try await body(standIn)
+    }
   }
 
   @Test func aWatchFromBeforeTheLogIsExpiredAndOneWithinItMissesNothing() async throws {
-    try await withLocalService(.k8s) { service in
-      let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 4)
+    try await Self.withSmallLog { standIn in
       let namespace = try standIn.newNamespace("log")
       let configMaps = "/api/v1/namespaces/\(namespace)/configmaps"
       let created = try Self.createConfigMap(standIn, namespace, "c")
@@ -86,9 +90,7 @@ struct StandInWatchLogTests {
   }
 
   @Test func aWatcherThatFallsBehindTheLogIsClosedNotServedAGap() async throws {
-    try await withLocalService(.k8s) { service in
-      let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 4)
+    try await Self.withSmallLog { standIn in
       let namespace = try standIn.newNamespace("behind")
       let configMaps = "/api/v1/namespaces/\(namespace)/configmaps"
       var last = 0
@@ -103,18 +105,9 @@ struct StandInWatchLogTests {
           timeout: .seconds(360))
       }
       let marker = try Self.createConfigMap(standIn, namespace, "marker")
-      let clock = ContinuousClock()
-      let started = clock.now
-      func markerSent() throws -> Bool {
+      try await waitUntil("the watch sent the marker", limit: .seconds(300)) {
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         return try Self.events(text).contains { $0.name == "marker" }
-      }
-      while try !markerSent() {
-        guard clock.now - started < .seconds(300) else {
-          Issue.record("the watch never sent the marker")
-          break
-        }
-        try await Task.sleep(for: .milliseconds(50))
       }
       try standIn.expectSuccess(
         standIn.request("DELETE", "/api/v1/namespaces/\(namespace)"), "delete namespace")
@@ -140,9 +133,7 @@ struct StandInWatchLogTests {
   /// burst: watch again from the last version seen, get 410 Expired, list again, and go
   /// on. `rollout status` still sees the rollout that completes after the burst.
   @Test func kubectlRolloutStatusListsAgainAfterItsWatchIsClosed() async throws {
-    try await withLocalService(.k8s) { service in
-      let standIn = KubernetesStandIn(service)
-      try Self.shrinkLog(standIn, to: 4)
+    try await Self.withSmallLog { standIn in
       let namespace = try standIn.newNamespace("relist")
       try standIn.createDeployment(
         namespace: namespace, name: "web", containers: [.init("app")], holdRollouts: true)
@@ -157,19 +148,12 @@ struct StandInWatchLogTests {
           ], environment: environment, timeout: .seconds(660))
       }
       let deployments = "/apis/apps/v1/namespaces/\(namespace)/deployments?"
-      func watches() throws -> Int {
-        try standIn.requestLines().filter {
-          $0.hasPrefix("GET ") && $0.contains(deployments) && $0.contains("watch=true")
-        }.count
+      /// kubectl's lists and watches of the deployment, in order.
+      func reads() throws -> [String] {
+        try standIn.requestLines().filter { $0.hasPrefix("GET ") && $0.contains(deployments) }
       }
-      let clock = ContinuousClock()
-      let started = clock.now
-      while try watches() == 0 {
-        guard clock.now - started < .seconds(300) else {
-          Issue.record("kubectl never watched the deployment")
-          break
-        }
-        try await Task.sleep(for: .milliseconds(100))
+      try await waitUntil("kubectl watched the deployment", limit: .seconds(300)) {
+        try reads().contains { $0.contains("watch=true") }
       }
       try await Task.sleep(for: .milliseconds(500))
 
@@ -185,9 +169,7 @@ struct StandInWatchLogTests {
       #expect(result.stdoutText.contains("successfully rolled out"), "\(result.stdoutText)")
       // As kubectl 1.32 does it: the closed watch from version V, a watch from V again
       // (410), a list, and a watch from the list's version.
-      let requests = try standIn.requestLines().filter {
-        $0.hasPrefix("GET ") && $0.contains(deployments)
-      }
+      let requests = try reads()
       let firstWatch = try #require(requests.firstIndex { $0.contains("watch=true") })
       let relist = try #require(
         requests[(firstWatch + 1)...].firstIndex { !$0.contains("watch=true") },

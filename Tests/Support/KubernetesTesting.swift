@@ -115,10 +115,10 @@ public struct KubernetesStandIn: Sendable {
     _ method: String, _ path: String, json body: Any? = nil,
     contentType: String = "application/json"
   ) throws -> Response {
-    var arguments = [
-      "-sS", "--cacert", caFile, "-H", "@" + (try adminHeaderFile()), "-X", method, "-o", "-",
-      "-w", "\n%{http_code}", "-H", "Content-Type: \(contentType)",
-    ]
+    var arguments =
+      try curlAsAdmin() + [
+        "-X", method, "-o", "-", "-w", "\n%{http_code}", "-H", "Content-Type: \(contentType)",
+      ]
     var stdin: SecretBytes?
     if let body {
       stdin = SecretBytes(copying: try JSONSerialization.data(withJSONObject: body))
@@ -141,11 +141,12 @@ public struct KubernetesStandIn: Sendable {
     _ path: String, into file: String, timeout: Duration = .seconds(30)
   ) async throws -> ChildProcess.Result {
     try await ChildProcess.runDetached(
-      "curl",
-      [
-        "-sS", "-N", "--cacert", caFile, "-H", "@" + (try adminHeaderFile()), "-o", file,
-        baseURL + path,
-      ], timeout: timeout)
+      "curl", try curlAsAdmin() + ["-N", "-o", file, baseURL + path], timeout: timeout)
+  }
+
+  /// curl's arguments for the stand-in's TLS and the admin's token (from a file, not argv).
+  private func curlAsAdmin() throws -> [String] {
+    ["-sS", "--cacert", caFile, "-H", "@" + (try adminHeaderFile())]
   }
 
   /// A file holding the admin's `Authorization` header, for curl's `-H @file`.
